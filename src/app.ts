@@ -1,0 +1,56 @@
+import { randomUUID } from 'node:crypto'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { Clock } from './clock.js'
+import type { Config } from './config.js'
+import type { PrismaClient } from './db/client.js'
+import type { Logger } from './logger.js'
+import errorsPlugin from './plugins/errors.js'
+import healthRoutes from './routes/health.js'
+
+/** Everything the app needs from outside; the server and the tests pass the same kinds of things. */
+export interface AppDeps {
+  config: Config
+  prisma: PrismaClient
+  logger: Logger
+  clock: Clock
+  /** Migrations this build ships, for the readiness check. */
+  shippedMigrations: readonly string[]
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config
+    prisma: PrismaClient
+    clock: Clock
+    shippedMigrations: readonly string[]
+  }
+}
+
+const requestIdPattern = /^[\w.:-]{1,128}$/
+
+/** Builds the HTTP app from its dependencies; it neither listens nor owns their lifecycles. */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    // A caller's X-Request-Id is kept when it looks like one, so logs join across services.
+    genReqId: (request) => {
+      const given = request.headers['x-request-id']
+      return typeof given === 'string' && requestIdPattern.test(given) ? given : randomUUID()
+    },
+    bodyLimit: 1_048_576,
+    ajv: { customOptions: { removeAdditional: false, allErrors: true, coerceTypes: 'array', useDefaults: true } },
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  app.decorate('config', deps.config)
+  app.decorate('prisma', deps.prisma)
+  app.decorate('clock', deps.clock)
+  app.decorate('shippedMigrations', deps.shippedMigrations)
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+  })
+
+  await app.register(errorsPlugin)
+  await app.register(healthRoutes)
+  return app
+}

