@@ -1,0 +1,24 @@
+import { randomBytes } from 'node:crypto'
+import type { Test } from 'tap'
+import { createDatabase, dropDatabase } from '../../src/db/admin.js'
+
+/** The Postgres server and migrated template that `npm test` (scripts/test.ts) prepared. */
+export function testServer(): { serverUrl: string; template: string } {
+  const serverUrl = process.env.TEST_PG_SERVER_URL
+  const template = process.env.TEST_PG_TEMPLATE
+  if (!serverUrl || !template) {
+    throw new Error(
+      'run tests through `npm test` (or `npm run test:only -- FILE`): it prepares the database server',
+    )
+  }
+  return { serverUrl, template }
+}
+
+/** A fresh database cloned from the migrated template, dropped when the test ends. */
+export async function createTestDatabase(t: Test, { migrated = true } = {}): Promise<string> {
+  const { serverUrl, template } = testServer()
+  const name = `poyo_test_${process.pid}_${randomBytes(4).toString('hex')}`
+  const url = await createDatabase(serverUrl, name, migrated ? template : undefined)
+  t.teardown(() => dropDatabase(serverUrl, name))
+  return url
+}
