@@ -6,7 +6,11 @@ import createError from '@fastify/error'
  * into RFC 9457 problem documents.
  */
 export const NotFoundError = createError<[string]>('TASK_NOT_FOUND', '%s was not found', 404)
-export const RouteNotFoundError = createError<[string, string]>('ROUTE_NOT_FOUND', 'Route %s %s does not exist', 404)
+export const RouteNotFoundError = createError<[string, string]>(
+  'ROUTE_NOT_FOUND',
+  'Route %s %s does not exist',
+  404,
+)
 export const InvalidRequestError = createError<[string]>('INVALID_REQUEST', '%s', 400)
 export const IdempotencyConflictError = createError<[string]>(
   'IDEMPOTENCY_KEY_REUSED',
@@ -24,8 +28,12 @@ export interface FieldViolation {
 }
 
 /** A 400 that lists every violation, used for model input that breaks the catalog's rules. */
-export function validationFailed(violations: FieldViolation[]): Error & { statusCode: number; violations: FieldViolation[] } {
-  const error = new InvalidRequestError('The request has invalid fields') as InstanceType<typeof InvalidRequestError> & {
+export function validationFailed(
+  violations: FieldViolation[],
+): Error & { statusCode: number; violations: FieldViolation[] } {
+  const error = new InvalidRequestError('The request has invalid fields') as InstanceType<
+    typeof InvalidRequestError
+  > & {
     violations: FieldViolation[]
   }
   error.violations = violations

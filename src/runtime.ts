@@ -1,9 +1,9 @@
+import type { AppDeps } from './app.js'
 import { type Clock, systemClock } from './clock.js'
 import type { Config } from './config.js'
 import { createPrismaClient } from './db/client.js'
 import { startEmbeddedPostgres } from './db/embedded.js'
 import { applyMigrations, shippedMigrationNames } from './db/migrations.js'
-import type { AppDeps } from './app.js'
 import type { Logger } from './logger.js'
 
 /** The app's dependencies, started, with one `close()` that stops them in reverse order. */
@@ -35,7 +35,11 @@ export function describeDatabase(url: string): string {
  * Starts what the app needs: the database (an embedded Postgres when DATABASE_URL is
  * unset), its migrations, and the Prisma client. The server and the tests both use this.
  */
-export async function startRuntime(config: Config, logger: Logger, clock: Clock = systemClock): Promise<Runtime> {
+export async function startRuntime(
+  config: Config,
+  logger: Logger,
+  clock: Clock = systemClock,
+): Promise<Runtime> {
   const closers: Closer[] = []
   try {
     let databaseUrl = config.DATABASE_URL
@@ -43,7 +47,10 @@ export async function startRuntime(config: Config, logger: Logger, clock: Clock 
     if (databaseUrl) {
       databaseLocation = `postgres at ${describeDatabase(databaseUrl)}`
     } else {
-      const embedded = await startEmbeddedPostgres({ dataDir: config.EMBEDDED_PG_DIR, port: config.EMBEDDED_PG_PORT })
+      const embedded = await startEmbeddedPostgres({
+        dataDir: config.EMBEDDED_PG_DIR,
+        port: config.EMBEDDED_PG_PORT,
+      })
       closers.push({ name: 'embedded postgres', close: () => embedded.stop() })
       databaseUrl = embedded.url
       databaseLocation = `embedded postgres in ${embedded.dataDir} at 127.0.0.1:${embedded.port}`
@@ -52,7 +59,10 @@ export async function startRuntime(config: Config, logger: Logger, clock: Clock 
 
     if (config.MIGRATE_ON_START) {
       const applied = await applyMigrations(databaseUrl)
-      logger.info({ applied }, applied.length ? `applied ${applied.length} migration(s)` : 'database schema is up to date')
+      logger.info(
+        { applied },
+        applied.length ? `applied ${applied.length} migration(s)` : 'database schema is up to date',
+      )
     }
     const shippedMigrations = await shippedMigrationNames()
 

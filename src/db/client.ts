@@ -1,8 +1,8 @@
 import { PrismaPg } from '@prisma/adapter-pg'
 import { PrismaClient } from '../generated/prisma/client.js'
 
-export type { PrismaClient }
 export type { Prisma } from '../generated/prisma/client.js'
+export type { PrismaClient }
 
 export interface DatabaseOptions {
   url: string

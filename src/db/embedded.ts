@@ -34,7 +34,9 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     () => true,
     () => false,
   )
-  const durability = options.ephemeral ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'] : []
+  const durability = options.ephemeral
+    ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']
+    : []
   const lines: string[] = []
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
@@ -44,7 +46,15 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     authMethod: 'scram-sha-256',
     persistent: !options.ephemeral,
     createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=300', ...durability],
+    postgresFlags: [
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'unix_socket_directories=',
+      '-c',
+      'max_connections=300',
+      ...durability,
+    ],
     onLog: (message) => {
       lines.push(String(message))
       options.onLog?.(String(message))

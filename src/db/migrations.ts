@@ -26,7 +26,12 @@ export async function readMigrations(dir = migrationsDir): Promise<MigrationList
       },
     })),
   )
-  return { baseDir: dir, lockfile: { path: lockfilePath, content: lockfile }, shadowDbInitScript: '', migrationDirectories }
+  return {
+    baseDir: dir,
+    lockfile: { path: lockfilePath, content: lockfile },
+    shadowDbInitScript: '',
+    migrationDirectories,
+  }
 }
 
 /** Names of the migrations this build ships, oldest first. */

@@ -8,7 +8,10 @@ export interface Readiness {
 }
 
 /** Ready when the database answers and every migration this build ships is applied. */
-export async function checkReadiness(prisma: PrismaClient, shippedMigrations: readonly string[]): Promise<Readiness> {
+export async function checkReadiness(
+  prisma: PrismaClient,
+  shippedMigrations: readonly string[],
+): Promise<Readiness> {
   let applied: { migration_name: string }[]
   try {
     applied = await prisma.$queryRaw<{ migration_name: string }[]>`
@@ -16,7 +19,8 @@ export async function checkReadiness(prisma: PrismaClient, shippedMigrations: re
       WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`
   } catch (error) {
     // A reachable database without the migrations table simply has nothing applied yet.
-    if (isMissingTable(error)) return { ready: false, database: 'ok', pending_migrations: [...shippedMigrations] }
+    if (isMissingTable(error))
+      return { ready: false, database: 'ok', pending_migrations: [...shippedMigrations] }
     return { ready: false, database: 'unreachable', pending_migrations: [] }
   }
   const done = new Set(applied.map((row) => row.migration_name))

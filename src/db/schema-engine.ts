@@ -41,7 +41,11 @@ export async function withSchemaEngine<T>(
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 })
   try {
     const adapter = bindMigrationAwareSqlAdapterFactory(new PrismaPg(pool))
-    const engine = await bindings.SchemaEngine.new({ datamodels: [['schema.prisma', datamodel]] }, () => {}, adapter)
+    const engine = await bindings.SchemaEngine.new(
+      { datamodels: [['schema.prisma', datamodel]] },
+      () => {},
+      adapter,
+    )
     try {
       return await fn(engine)
     } finally {

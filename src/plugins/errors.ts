@@ -41,9 +41,18 @@ function describeSchemaError(context: string, error: AjvError): FieldViolation {
   return { parameter: path.replace(/^\//, '').split('/')[0] ?? '', detail }
 }
 
-function problemFor(request: FastifyRequest, status: number, code: string, detail: string, errors?: FieldViolation[]) {
+function problemFor(
+  request: FastifyRequest,
+  status: number,
+  code: string,
+  detail: string,
+  errors?: FieldViolation[],
+) {
   return {
-    type: status >= 500 ? 'about:blank' : `https://poyo-task-service/problems/${code.toLowerCase().replaceAll('_', '-')}`,
+    type:
+      status >= 500
+        ? 'about:blank'
+        : `https://poyo-task-service/problems/${code.toLowerCase().replaceAll('_', '-')}`,
     title: titles[status] ?? (status >= 500 ? 'Internal Server Error' : 'Error'),
     status,
     detail,
