@@ -23,9 +23,9 @@ if (!name || !/^[a-z0-9_]+$/.test(name)) {
   process.exit(2)
 }
 
-function git(args: string[]): string {
+function git(args: string[], cwd = prismaDir): string {
   return execFileSync('git', args, {
-    cwd: prismaDir,
+    cwd,
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
   }).trim()
@@ -34,16 +34,15 @@ function git(args: string[]): string {
 /** The schema.prisma that the newest migration was written from: the one committed with it. */
 function schemaAtLastMigration(last: string | undefined): string | null {
   if (!last) return null
-  const folder = relative(git(['rev-parse', '--show-toplevel']), join(migrationsDir, last))
-  const commit = git(['log', '-1', '--format=%H', '--', folder])
+  const top = git(['rev-parse', '--show-toplevel'])
+  const commit = git(['log', '-1', '--format=%H', '--', relative(top, join(migrationsDir, last))], top)
   if (!commit) {
     console.error(
       `migration ${last} is not committed yet: commit it together with the schema it was made from`,
     )
     process.exit(1)
   }
-  const schemaFile = relative(git(['rev-parse', '--show-toplevel']), schemaPath)
-  return git(['show', `${commit}:${schemaFile}`])
+  return git(['show', `${commit}:${relative(top, schemaPath)}`], top)
 }
 
 const migrations = await shippedMigrationNames()
