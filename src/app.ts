@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Clock } from './clock.js'
 import type { Config } from './config.js'
 import type { PrismaClient } from './db/client.js'
@@ -32,7 +32,7 @@ const requestIdPattern = /^[\w.:-]{1,128}$/
 /** Builds the HTTP app from its dependencies; it neither listens nor owns their lifecycles. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
-    loggerInstance: deps.logger,
+    loggerInstance: deps.logger as FastifyBaseLogger,
     // A caller's X-Request-Id is kept when it looks like one, so logs join across services.
     genReqId: (request) => {
       const given = request.headers['x-request-id']

@@ -60,17 +60,31 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (value !== undefined && value !== '') raw[key] = value
   }
   const converted = Value.Convert(EnvSchema, Value.Default(EnvSchema, raw))
-  const problems = [...Value.Errors(EnvSchema, converted)].map((error) => {
+  const seen = new Set<string>()
+  const problems: string[] = []
+  for (const error of Value.Errors(EnvSchema, converted)) {
     const name = error.path.replace(/^\//, '')
+    if (seen.has(name)) continue
+    seen.add(name)
     const shown = name in raw ? ` (got ${JSON.stringify(isSecretName(name) ? '***' : raw[name])})` : ''
-    return `${name}: ${error.message}${shown}`
-  })
+    problems.push(`${name}: ${describe(error.schema as ChoiceSchema, error.message)}${shown}`)
+  }
   const config = converted as Config
   if (problems.length === 0 && config.NODE_ENV === 'production' && !config.CALLBACK_TOKEN_SECRET) {
     problems.push('CALLBACK_TOKEN_SECRET: is required when NODE_ENV is production')
   }
   if (problems.length > 0) throw new ConfigError(problems)
   return config
+}
+
+/** "must be one of a, b" reads better than TypeBox's "Expected union value". */
+type ChoiceSchema = { anyOf?: { const?: unknown }[] }
+
+function describe(schema: ChoiceSchema, fallback: string): string {
+  const choices = schema.anyOf?.map((option) => option.const)
+  if (choices?.length && choices.every((choice) => choice !== undefined))
+    return `must be one of ${choices.join(', ')}`
+  return fallback
 }
 
 function isSecretName(name: string): boolean {

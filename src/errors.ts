@@ -28,14 +28,6 @@ export interface FieldViolation {
 }
 
 /** A 400 that lists every violation, used for model input that breaks the catalog's rules. */
-export function validationFailed(
-  violations: FieldViolation[],
-): Error & { statusCode: number; violations: FieldViolation[] } {
-  const error = new InvalidRequestError('The request has invalid fields') as InstanceType<
-    typeof InvalidRequestError
-  > & {
-    violations: FieldViolation[]
-  }
-  error.violations = violations
-  return error
+export function validationFailed(violations: FieldViolation[]) {
+  return Object.assign(new InvalidRequestError('The request has invalid fields'), { violations })
 }

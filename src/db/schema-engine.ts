@@ -8,6 +8,11 @@ import pg from 'pg'
 
 type SchemaEngine = bindings.SchemaEngine
 
+// The global exists in Node; its types ship with TypeScript's DOM lib, which this project does not load.
+declare const WebAssembly: {
+  instantiate(bytes: Uint8Array, imports: object): Promise<{ instance: { exports: Record<string, unknown> } }>
+}
+
 let wasmReady: Promise<void> | undefined
 
 /**
@@ -20,10 +25,8 @@ function loadWasm(): Promise<void> {
     // the package does not export its .wasm file; it sits beside the bindings
     const bindingsPath = require.resolve('@prisma/schema-engine-wasm/schema_engine_bg')
     const bytes = await readFile(join(dirname(bindingsPath), 'schema_engine_bg.wasm'))
-    const { instance } = await WebAssembly.instantiate(bytes, {
-      './schema_engine_bg.js': bindings as unknown as WebAssembly.ModuleImports,
-    })
-    const exports = instance.exports as WebAssembly.Exports & { __wbindgen_start: () => void }
+    const { instance } = await WebAssembly.instantiate(bytes, { './schema_engine_bg.js': bindings })
+    const exports = instance.exports as { __wbindgen_start: () => void }
     bindings.__wbg_set_wasm(exports)
     exports.__wbindgen_start()
   })()
