@@ -1,9 +1,10 @@
 import { readdir, readFile } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import type { MigrationList } from '@prisma/schema-engine-wasm/schema_engine_bg'
+import { packageRoot } from '../paths.js'
 import { withSchemaEngine } from './schema-engine.js'
 
-export const prismaDir = resolve(import.meta.dirname, '../../prisma')
+export const prismaDir = join(packageRoot, 'prisma')
 export const migrationsDir = join(prismaDir, 'migrations')
 export const schemaPath = join(prismaDir, 'schema.prisma')
 
