@@ -4,9 +4,14 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Clock } from './clock.js'
 import type { Config } from './config.js'
 import type { PrismaClient } from './db/client.js'
+import type { JobQueue } from './db/job-queue.js'
 import type { Logger } from './logger.js'
+import authPlugin from './plugins/auth.js'
 import errorsPlugin from './plugins/errors.js'
+import type { PoyoClient } from './poyo/client.js'
 import healthRoutes from './routes/health.js'
+import modelRoutes from './routes/models.js'
+import taskRoutes from './routes/tasks.js'
 
 /** Everything the app needs from outside; the server and the tests pass the same kinds of things. */
 export interface AppDeps {
@@ -16,6 +21,12 @@ export interface AppDeps {
   clock: Clock
   /** Migrations this build ships, for the readiness check. */
   shippedMigrations: readonly string[]
+  poyo: PoyoClient
+  queue: JobQueue
+  /** Key of the per-task callback URL tokens. */
+  callbackSecret: string
+  /** Nudges this process's submit worker after a task is stored (a no-op without workers). */
+  wakeSubmitter: () => void
 }
 
 declare module 'fastify' {
@@ -24,6 +35,10 @@ declare module 'fastify' {
     prisma: PrismaClient
     clock: Clock
     shippedMigrations: readonly string[]
+    poyo: PoyoClient
+    queue: JobQueue
+    callbackSecret: string
+    wakeSubmitter: () => void
   }
 }
 
@@ -48,11 +63,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.decorate('prisma', deps.prisma)
   app.decorate('clock', deps.clock)
   app.decorate('shippedMigrations', deps.shippedMigrations)
+  app.decorate('poyo', deps.poyo)
+  app.decorate('queue', deps.queue)
+  app.decorate('callbackSecret', deps.callbackSecret)
+  app.decorate('wakeSubmitter', deps.wakeSubmitter)
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id)
   })
 
   await app.register(errorsPlugin)
+  await app.register(authPlugin)
   await app.register(healthRoutes)
+  await app.register(modelRoutes)
+  await app.register(taskRoutes)
   return app
 }

@@ -34,6 +34,12 @@ export const EnvSchema = Type.Object({
   CALLBACK_TOKEN_SECRET: Type.Optional(Type.String({ minLength: 16 })),
   /** Confirm a callback with PoYo's status endpoint before applying it. */
   CALLBACK_CONFIRM: Type.Boolean({ default: true }),
+  /** Minutes a submitted task may take before it fails as deadline_exceeded. */
+  TASK_DEADLINE_MINUTES: Type.Integer({ default: 60, minimum: 1 }),
+  /** Per model family, e.g. "kling-3.0=45,hailuo-2.3=30" (minutes). */
+  TASK_DEADLINE_OVERRIDES: Type.String({ default: '', pattern: '^([\\w.-]+=\\d+)?(,[\\w.-]+=\\d+)*$' }),
+  /** Minutes submission keeps being retried through a PoYo outage before the task fails. */
+  SUBMIT_DEADLINE_MINUTES: Type.Integer({ default: 1440, minimum: 1 }),
   /** Run the submit/poll/webhook workers in this process. */
   WORKERS_ENABLED: Type.Boolean({ default: true }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 0 }),

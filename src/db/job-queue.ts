@@ -1,0 +1,59 @@
+import PgBoss from 'pg-boss'
+import type { Logger } from '../logger.js'
+import type { Prisma } from './client.js'
+
+/** The queues of the service's durable background work. */
+export const Queues = {
+  /** One job per submit attempt of a task. */
+  submit: 'task-submit',
+  /** Periodic: poll due tasks and fail those past their deadline. */
+  pollSweep: 'poll-sweep',
+} as const
+
+export type QueueName = (typeof Queues)[keyof typeof Queues]
+
+export type JobQueue = PgBoss
+
+/** pg-boss on the service's own database: one Postgres is all the service needs. */
+export async function startJobQueue(databaseUrl: string, logger: Logger): Promise<JobQueue> {
+  const boss = new PgBoss({
+    connectionString: databaseUrl,
+    max: 4,
+    application_name: 'poyo-task-service:jobs',
+    // Schedules (cron) are not used; polling is driven by the sweep chain.
+    schedule: false,
+  })
+  boss.on('error', (error: Error & { code?: string }) => {
+    // 57P01: the server closed the connection (it is shutting down); pg-boss reconnects if it comes back.
+    if (error.code === '57P01') logger.warn('job queue: the database closed a connection')
+    else logger.error({ err: error }, 'job queue error')
+  })
+  await boss.start()
+  for (const name of Object.values(Queues)) {
+    await boss.createQueue(name, {
+      name,
+      retryLimit: 5,
+      retryDelay: 5,
+      retryBackoff: true,
+      expireInSeconds: 300,
+    })
+  }
+  return boss
+}
+
+/**
+ * Sends a job inside a Prisma transaction, so the job exists exactly when the
+ * transaction's other writes do (pg-boss runs its INSERT through our connection).
+ */
+export function sendInTransaction(
+  queue: JobQueue,
+  tx: Prisma.TransactionClient,
+  name: QueueName,
+  data: object,
+  options: PgBoss.SendOptions = {},
+): Promise<string | null> {
+  return queue.send(name, data, {
+    ...options,
+    db: { executeSql: async (text, values) => ({ rows: await tx.$queryRawUnsafe(text, ...values) }) },
+  })
+}

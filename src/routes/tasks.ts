@@ -1,0 +1,60 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { NotFoundError } from '../errors.js'
+import { problemRef } from '../schemas/problem.js'
+import { CreateTaskBody, IdempotencyHeaders, TaskIdParams, TaskResource } from '../schemas/task.js'
+import { visibleTasks } from '../tasks/caller.js'
+import { createTask } from '../tasks/create-task.js'
+import { toTaskResource } from '../tasks/resource.js'
+
+const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.addSchema(TaskResource)
+
+  app.post(
+    '/v1/tasks',
+    {
+      schema: {
+        tags: ['tasks'],
+        summary: 'Submit a generation task to PoYo',
+        description:
+          "Validates the input against the model's documented rules, stores the task and submits it in the background. Answers 202 with the task; with an Idempotency-Key already used for the same body, the original task (200).",
+        headers: IdempotencyHeaders,
+        body: CreateTaskBody,
+        response: { 200: TaskResource, 202: TaskResource, 400: problemRef, 409: problemRef },
+      },
+    },
+    async (request, reply) => {
+      const { task, created } = await createTask(
+        app,
+        request.caller,
+        request.body,
+        request.headers['idempotency-key'],
+      )
+      if (created) app.wakeSubmitter()
+      return reply
+        .code(created ? 202 : 200)
+        .header('location', `/v1/tasks/${task.id}`)
+        .send(toTaskResource(task))
+    },
+  )
+
+  app.get(
+    '/v1/tasks/:id',
+    {
+      schema: {
+        tags: ['tasks'],
+        summary: 'One task',
+        params: TaskIdParams,
+        response: { 200: TaskResource, 400: problemRef, 404: problemRef },
+      },
+    },
+    async (request) => {
+      const task = await app.prisma.task.findFirst({
+        where: { id: request.params.id, ...visibleTasks(request.caller) },
+      })
+      if (!task) throw new NotFoundError(`Task ${request.params.id}`)
+      return toTaskResource(task)
+    },
+  )
+}
+
+export default taskRoutes

@@ -1,0 +1,122 @@
+import { createHash } from 'node:crypto'
+import type { Clock } from '../clock.js'
+import type { Config } from '../config.js'
+import type { Prisma, PrismaClient } from '../db/client.js'
+import { type JobQueue, Queues, sendInTransaction } from '../db/job-queue.js'
+import { IdempotencyConflictError, validationFailed } from '../errors.js'
+import type { Task } from '../generated/prisma/client.js'
+import { normalizeTaskInput } from '../models/index.js'
+import type { Caller } from './caller.js'
+import { submitDeadlineMs } from './deadlines.js'
+import type { TaskStatus } from './status.js'
+
+export interface CreateTaskRequest {
+  model: string
+  input: unknown
+  metadata?: Record<string, unknown>
+  webhook_url?: string
+  webhook_events?: TaskStatus[]
+}
+
+export interface CreateTaskDeps {
+  prisma: PrismaClient
+  queue: JobQueue
+  clock: Clock
+  config: Pick<Config, 'SUBMIT_DEADLINE_MINUTES' | 'TASK_DEADLINE_MINUTES' | 'TASK_DEADLINE_OVERRIDES'>
+}
+
+const metadataLimitBytes = 16 * 1024
+const defaultWebhookEvents: TaskStatus[] = ['finished', 'failed']
+
+/** Key order must not change a request's identity, so objects are hashed with sorted keys. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined)
+    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`
+  }
+  return JSON.stringify(value) ?? 'null'
+}
+
+export function requestHash(request: CreateTaskRequest): string {
+  return createHash('sha256').update(canonicalJson(request)).digest('hex')
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return (error as { code?: string })?.code === 'P2002'
+}
+
+async function replayIdempotent(
+  prisma: PrismaClient,
+  caller: Caller,
+  key: string,
+  hash: string,
+): Promise<Task | null> {
+  const existing = await prisma.task.findUnique({
+    where: { clientScope_idempotencyKey: { clientScope: caller.scope, idempotencyKey: key } },
+  })
+  if (existing && existing.requestHash !== hash) throw new IdempotencyConflictError(key)
+  return existing
+}
+
+/**
+ * Validates a request against the model catalog and stores the task (`queued`) together
+ * with its first submit job, in one transaction: once this returns, the task will be
+ * submitted even if the process dies right after.
+ */
+export async function createTask(
+  deps: CreateTaskDeps,
+  caller: Caller,
+  request: CreateTaskRequest,
+  idempotencyKey?: string,
+): Promise<{ task: Task; created: boolean }> {
+  const hash = requestHash(request)
+  if (idempotencyKey) {
+    const replay = await replayIdempotent(deps.prisma, caller, idempotencyKey, hash)
+    if (replay) return { task: replay, created: false }
+  }
+
+  const normalized = normalizeTaskInput(request.model, request.input)
+  const violations = normalized.ok
+    ? []
+    : normalized.violations.map((v) => ({ pointer: v.pointer, detail: v.message }))
+  if (request.metadata && Buffer.byteLength(JSON.stringify(request.metadata)) > metadataLimitBytes) {
+    violations.push({ pointer: '/metadata', detail: `must be at most ${metadataLimitBytes} bytes of JSON` })
+  }
+  if (!normalized.ok || violations.length > 0) throw validationFailed(violations)
+
+  const now = deps.clock.now()
+  try {
+    const task = await deps.prisma.$transaction(async (tx) => {
+      const created = await tx.task.create({
+        data: {
+          apiKeyId: caller.apiKeyId,
+          clientScope: caller.scope,
+          model: normalized.model.id,
+          input: normalized.input as Prisma.InputJsonValue,
+          metadata: (request.metadata ?? undefined) as Prisma.InputJsonValue | undefined,
+          estimatedCredits: normalized.estimatedCredits,
+          webhookUrl: request.webhook_url ?? null,
+          webhookEvents: request.webhook_url ? (request.webhook_events ?? defaultWebhookEvents) : [],
+          idempotencyKey: idempotencyKey ?? null,
+          requestHash: hash,
+          deadlineAt: new Date(now.getTime() + submitDeadlineMs(deps.config)),
+          createdAt: now,
+          updatedAt: now,
+          events: { create: { type: 'created', source: 'api', toStatus: 'queued', createdAt: now } },
+        },
+      })
+      await sendInTransaction(deps.queue, tx, Queues.submit, { taskId: created.id })
+      return created
+    })
+    return { task, created: true }
+  } catch (error) {
+    // Two requests with one new key raced; the loser answers like a replay.
+    if (idempotencyKey && isUniqueViolation(error)) {
+      const replay = await replayIdempotent(deps.prisma, caller, idempotencyKey, hash)
+      if (replay) return { task: replay, created: false }
+    }
+    throw error
+  }
+}

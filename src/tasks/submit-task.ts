@@ -1,0 +1,256 @@
+import type { Clock } from '../clock.js'
+import type { Config } from '../config.js'
+import type { Prisma, PrismaClient } from '../db/client.js'
+import { type JobQueue, Queues, sendInTransaction } from '../db/job-queue.js'
+import type { Task } from '../generated/prisma/client.js'
+import type { Logger } from '../logger.js'
+import { modelCatalog } from '../models/index.js'
+import type { PoyoClient } from '../poyo/client.js'
+import { isPoyoError, type PoyoError } from '../poyo/errors.js'
+import { callbackUrl } from './callback-token.js'
+import { runDeadlineMs } from './deadlines.js'
+import { firstPollDelayMs } from './poll-schedule.js'
+import { TaskErrorCode } from './status.js'
+import { recordEvent, transition } from './transitions.js'
+
+export interface SubmitDeps {
+  prisma: PrismaClient
+  poyo: PoyoClient
+  queue: JobQueue
+  clock: Clock
+  logger: Logger
+  config: Pick<Config, 'POYO_TIMEOUT_MS' | 'TASK_DEADLINE_MINUTES' | 'TASK_DEADLINE_OVERRIDES'>
+  /** Base URL PoYo calls back to; null means polling only. */
+  callbackBaseUrl: string | null
+  callbackSecret: string
+  random?: () => number
+}
+
+const retryBaseMs = 1_000
+const retryCapMs = 5 * 60_000
+
+/** Exponential backoff with jitter (half fixed, half random), never sooner than PoYo's Retry-After. */
+export function retryDelayMs(
+  attempt: number,
+  retryAfterMs: number | undefined,
+  random: () => number,
+): number {
+  const exponential = Math.min(retryCapMs, retryBaseMs * 2 ** Math.max(0, attempt - 1))
+  const jittered = exponential / 2 + random() * (exponential / 2)
+  return Math.max(Math.round(jittered), retryAfterMs ?? 0)
+}
+
+/**
+ * One submit attempt of a task, run by the submit worker. Exactly one attempt runs at a
+ * time per task (the in-flight marker is claimed by compare-and-set), and an attempt whose
+ * outcome is unknown (timeout after sending, or a crash mid-request) is never repeated:
+ * PoYo may have created the task and would bill it twice.
+ */
+export async function submitTask(deps: SubmitDeps, taskId: string): Promise<void> {
+  const now = deps.clock.now()
+  const claim = await deps.prisma.task.updateMany({
+    where: {
+      id: taskId,
+      status: 'queued',
+      submitInFlightAt: null,
+      submitAmbiguous: false,
+      deadlineAt: { gt: now },
+    },
+    data: { submitInFlightAt: now, submitAttempts: { increment: 1 } },
+  })
+  if (claim.count === 0) return handleUnclaimable(deps, taskId, now)
+  const task = await deps.prisma.task.findUniqueOrThrow({ where: { id: taskId } })
+
+  try {
+    const result = await deps.poyo.submit({
+      model: task.model,
+      input: task.input as Record<string, unknown>,
+      ...(deps.callbackBaseUrl
+        ? { callbackUrl: callbackUrl(deps.callbackBaseUrl, deps.callbackSecret, task.id) }
+        : {}),
+    })
+    await recordAccepted(deps, task, result.taskId)
+  } catch (error) {
+    if (!isPoyoError(error)) {
+      // A bug or the database, not PoYo: the request may have gone out, so treat it as unknown.
+      deps.logger.error({ err: error, taskId }, 'submit attempt failed unexpectedly')
+      await recordAmbiguous(deps, task, 'the submit attempt failed inside the service')
+      return
+    }
+    switch (error.kind) {
+      case 'final':
+        return recordRejected(deps, task, error)
+      case 'ambiguous':
+        return recordAmbiguous(deps, task, error.message)
+      case 'retryable':
+      case 'auth':
+      case 'not_found':
+        return scheduleRetry(deps, task, error)
+    }
+  }
+}
+
+/** Nothing to claim: already submitted, finished, in flight elsewhere, interrupted, or out of time. */
+async function handleUnclaimable(deps: SubmitDeps, taskId: string, now: Date): Promise<void> {
+  const task = await deps.prisma.task.findUnique({ where: { id: taskId } })
+  if (!task || task.status !== 'queued' || task.submitAmbiguous) return
+  if (task.submitInFlightAt) {
+    // Another attempt is still within its timeout: leave it be. Older than that, it was cut
+    // off (crash or restart) after possibly reaching PoYo: its outcome is unknown.
+    const stale = now.getTime() - task.submitInFlightAt.getTime() > deps.config.POYO_TIMEOUT_MS + 30_000
+    if (stale)
+      await recordAmbiguous(deps, task, 'a submit attempt was interrupted (the service stopped mid-request)')
+    return
+  }
+  if (task.deadlineAt <= now) {
+    await deps.prisma.$transaction((tx) =>
+      transition(tx, {
+        taskId,
+        from: 'queued',
+        to: 'failed',
+        at: now,
+        source: 'submitter',
+        data: {
+          errorCode: TaskErrorCode.deadlineExceeded,
+          errorMessage: `PoYo did not accept the task within its submission deadline (${task.submitAttempts} attempts)`,
+          finishedAt: now,
+        },
+      }),
+    )
+  }
+}
+
+async function recordAccepted(deps: SubmitDeps, task: Task, providerTaskId: string): Promise<void> {
+  const now = deps.clock.now()
+  const family = modelCatalog.get(task.model)?.family ?? task.model
+  await deps.prisma.$transaction(async (tx) => {
+    await recordEvent(
+      tx,
+      task.id,
+      'submit_attempt',
+      'submitter',
+      { attempt: task.submitAttempts, outcome: 'accepted', provider_task_id: providerTaskId },
+      now,
+    )
+    const moved = await transition(tx, {
+      taskId: task.id,
+      from: 'queued',
+      to: 'not_started',
+      at: now,
+      source: 'submitter',
+      payload: { provider_task_id: providerTaskId },
+      data: {
+        providerTaskId,
+        submittedAt: now,
+        submitInFlightAt: null,
+        nextPollAt: new Date(now.getTime() + firstPollDelayMs),
+        deadlineAt: new Date(now.getTime() + runDeadlineMs(deps.config, family)),
+      },
+    })
+    // A fast callback may have adopted the task first: keep what it set, add what it lacked.
+    if (!moved) await adoptLateAcceptance(tx, task.id, providerTaskId, now)
+  })
+}
+
+async function adoptLateAcceptance(
+  tx: Prisma.TransactionClient,
+  taskId: string,
+  providerTaskId: string,
+  now: Date,
+) {
+  await tx.task.updateMany({ where: { id: taskId, providerTaskId: null }, data: { providerTaskId } })
+  await tx.task.updateMany({
+    where: { id: taskId },
+    data: { submitInFlightAt: null, submittedAt: now },
+  })
+}
+
+async function recordRejected(deps: SubmitDeps, task: Task, error: PoyoError): Promise<void> {
+  const now = deps.clock.now()
+  await deps.prisma.$transaction(async (tx) => {
+    await recordEvent(
+      tx,
+      task.id,
+      'submit_attempt',
+      'submitter',
+      { attempt: task.submitAttempts, outcome: 'rejected', error: error.toJSON() },
+      now,
+    )
+    await transition(tx, {
+      taskId: task.id,
+      from: 'queued',
+      to: 'failed',
+      at: now,
+      source: 'submitter',
+      data: {
+        submitInFlightAt: null,
+        finishedAt: now,
+        errorCode: TaskErrorCode.providerRejected,
+        errorMessage: error.message,
+        providerErrorCode: error.code ?? error.httpStatus ?? null,
+        providerErrorType: error.type ?? null,
+      },
+    })
+  })
+}
+
+async function recordAmbiguous(deps: SubmitDeps, task: Task, reason: string): Promise<void> {
+  const now = deps.clock.now()
+  await deps.prisma.$transaction(async (tx) => {
+    // From here the task may be running at PoYo: give it a run's time to show up.
+    const family = modelCatalog.get(task.model)?.family ?? task.model
+    await tx.task.updateMany({
+      where: { id: task.id, status: 'queued' },
+      data: {
+        submitAmbiguous: true,
+        submitInFlightAt: null,
+        updatedAt: now,
+        deadlineAt: new Date(now.getTime() + runDeadlineMs(deps.config, family)),
+      },
+    })
+    await recordEvent(
+      tx,
+      task.id,
+      'submit_attempt',
+      'submitter',
+      {
+        attempt: task.submitAttempts,
+        outcome: 'ambiguous',
+        reason,
+        note: 'not resubmitted: PoYo may have created the task; its callback adopts it, otherwise the deadline fails it',
+      },
+      now,
+    )
+  })
+  deps.logger.warn(
+    { taskId: task.id, reason },
+    'submit outcome unknown; waiting for a callback or the deadline',
+  )
+}
+
+async function scheduleRetry(deps: SubmitDeps, task: Task, error: PoyoError): Promise<void> {
+  const now = deps.clock.now()
+  const delay = retryDelayMs(task.submitAttempts, error.retryAfterMs, deps.random ?? Math.random)
+  if (error.kind === 'auth')
+    deps.logger.error({ taskId: task.id }, 'PoYo refused our API key; check POYO_API_KEY')
+  await deps.prisma.$transaction(async (tx) => {
+    await tx.task.updateMany({ where: { id: task.id }, data: { submitInFlightAt: null } })
+    await recordEvent(
+      tx,
+      task.id,
+      'submit_attempt',
+      'submitter',
+      { attempt: task.submitAttempts, outcome: 'retry', retry_in_ms: delay, error: error.toJSON() },
+      now,
+    )
+    await sendInTransaction(
+      deps.queue,
+      tx,
+      Queues.submit,
+      { taskId: task.id },
+      {
+        startAfter: new Date(now.getTime() + delay),
+      },
+    )
+  })
+}
