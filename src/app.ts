@@ -9,6 +9,7 @@ import type { Logger } from './logger.js'
 import authPlugin from './plugins/auth.js'
 import errorsPlugin from './plugins/errors.js'
 import type { PoyoClient } from './poyo/client.js'
+import callbackRoutes from './routes/callbacks.js'
 import healthRoutes from './routes/health.js'
 import modelRoutes from './routes/models.js'
 import taskRoutes from './routes/tasks.js'
@@ -76,5 +77,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(healthRoutes)
   await app.register(modelRoutes)
   await app.register(taskRoutes)
+  await app.register(callbackRoutes)
   return app
 }

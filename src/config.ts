@@ -40,6 +40,10 @@ export const EnvSchema = Type.Object({
   TASK_DEADLINE_OVERRIDES: Type.String({ default: '', pattern: '^([\\w.-]+=\\d+)?(,[\\w.-]+=\\d+)*$' }),
   /** Minutes submission keeps being retried through a PoYo outage before the task fails. */
   SUBMIT_DEADLINE_MINUTES: Type.Integer({ default: 1440, minimum: 1 }),
+  /** Cap on status calls to PoYo per second, across all instances. */
+  POLL_MAX_PER_SECOND: Type.Integer({ default: 10, minimum: 1, maximum: 1000 }),
+  /** How often due tasks are looked for, in milliseconds. */
+  POLL_SWEEP_INTERVAL_MS: Type.Integer({ default: 1_000, minimum: 100 }),
   /** Run the submit/poll/webhook workers in this process. */
   WORKERS_ENABLED: Type.Boolean({ default: true }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 0 }),

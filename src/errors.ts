@@ -17,6 +17,11 @@ export const IdempotencyConflictError = createError<[string]>(
   'Idempotency-Key "%s" was already used with a different request',
   409,
 )
+export const TaskNotSubmittedError = createError<[string]>(
+  'TASK_NOT_SUBMITTED',
+  'Task %s has not been accepted by PoYo yet; there is nothing to ask PoYo about',
+  409,
+)
 export const UnauthorizedError = createError<[string]>('UNAUTHORIZED', '%s', 401)
 export const ServiceUnavailableError = createError<[string]>('SERVICE_UNAVAILABLE', '%s', 503)
 

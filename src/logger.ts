@@ -47,3 +47,6 @@ export function createLogger(
 ): Logger {
   return destination ? pino(loggerOptions(config), destination) : pino(loggerOptions(config))
 }
+
+/** What services need of a logger; a request's logger and the root logger both fit. */
+export type ServiceLogger = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>

@@ -1,9 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { NotFoundError } from '../errors.js'
+import { NotFoundError, ServiceUnavailableError, TaskNotSubmittedError } from '../errors.js'
 import { problemRef } from '../schemas/problem.js'
 import { CreateTaskBody, IdempotencyHeaders, TaskIdParams, TaskResource } from '../schemas/task.js'
 import { visibleTasks } from '../tasks/caller.js'
 import { createTask } from '../tasks/create-task.js'
+import { pollTask } from '../tasks/poll.js'
 import { toTaskResource } from '../tasks/resource.js'
 
 const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -53,6 +54,33 @@ const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
       })
       if (!task) throw new NotFoundError(`Task ${request.params.id}`)
       return toTaskResource(task)
+    },
+  )
+
+  app.post(
+    '/v1/tasks/:id/refresh',
+    {
+      schema: {
+        tags: ['tasks'],
+        summary: 'Ask PoYo for the task now and apply its answer',
+        params: TaskIdParams,
+        response: { 200: TaskResource, 400: problemRef, 404: problemRef, 409: problemRef, 503: problemRef },
+      },
+    },
+    async (request) => {
+      const where = { id: request.params.id, ...visibleTasks(request.caller) }
+      const task = await app.prisma.task.findFirst({ where })
+      if (!task) throw new NotFoundError(`Task ${request.params.id}`)
+      if (!task.providerTaskId) throw new TaskNotSubmittedError(task.id)
+      const result = await pollTask(
+        { prisma: app.prisma, poyo: app.poyo, clock: app.clock, logger: request.log },
+        { id: task.id, providerTaskId: task.providerTaskId, pollAttempts: task.pollAttempts },
+      )
+      if (!result.ok)
+        throw new ServiceUnavailableError(
+          `PoYo did not answer (${result.error}); the task will be polled again`,
+        )
+      return toTaskResource(await app.prisma.task.findUniqueOrThrow({ where: { id: task.id } }))
     },
   )
 }

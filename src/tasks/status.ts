@@ -8,6 +8,8 @@ export const TaskErrorCode = {
   providerRejected: 'provider_rejected',
   /** PoYo accepted the task and later reported it failed. */
   providerFailed: 'provider_failed',
+  /** PoYo's status endpoint no longer knows a task it accepted. */
+  providerLost: 'provider_lost',
   /** No final answer from PoYo before the task's deadline. */
   deadlineExceeded: 'deadline_exceeded',
 } as const

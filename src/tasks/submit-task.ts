@@ -93,7 +93,7 @@ export async function submitTask(deps: SubmitDeps, taskId: string): Promise<void
 /** Nothing to claim: already submitted, finished, in flight elsewhere, interrupted, or out of time. */
 async function handleUnclaimable(deps: SubmitDeps, taskId: string, now: Date): Promise<void> {
   const task = await deps.prisma.task.findUnique({ where: { id: taskId } })
-  if (!task || task.status !== 'queued' || task.submitAmbiguous) return
+  if (task?.status !== 'queued' || task.submitAmbiguous) return
   if (task.submitInFlightAt) {
     // Another attempt is still within its timeout: leave it be. Older than that, it was cut
     // off (crash or restart) after possibly reaching PoYo: its outcome is unknown.

@@ -1,15 +1,22 @@
 import type PgBoss from 'pg-boss'
+import type { Config } from '../config.js'
 import { Queues } from '../db/job-queue.js'
+import { runPollSweep } from './poll-sweep.js'
 import { type SubmitDeps, submitTask } from './submit-task.js'
 
 export interface Workers {
   /** Wake the submit worker now instead of at its next poll. */
   wakeSubmitter(): void
+  stop(): void
 }
 
-/** Registers the queue handlers of this process (stopping the queue lets jobs in progress finish). */
-export async function startWorkers(deps: SubmitDeps): Promise<Workers> {
-  const { queue } = deps
+export type WorkerDeps = SubmitDeps & {
+  config: SubmitDeps['config'] & Pick<Config, 'POLL_MAX_PER_SECOND' | 'POLL_SWEEP_INTERVAL_MS'>
+}
+
+/** Registers this process's queue handlers (stopping the queue lets jobs in progress finish). */
+export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
+  const { queue, config } = deps
   const submitWorker = await queue.work<{ taskId: string }>(
     Queues.submit,
     { batchSize: 8, pollingIntervalSeconds: 0.5 },
@@ -21,5 +28,35 @@ export async function startWorkers(deps: SubmitDeps): Promise<Workers> {
       if (failure) throw failure.reason
     },
   )
-  return { wakeSubmitter: () => queue.notifyWorker(submitWorker) }
+
+  const intervalSeconds = config.POLL_SWEEP_INTERVAL_MS / 1000
+  const queueNextSweep = (startAfterSeconds: number) =>
+    queue
+      .send(Queues.pollSweep, {}, { singletonKey: 'sweep', startAfter: startAfterSeconds })
+      .catch((error) => {
+        deps.logger.warn({ err: error }, 'could not queue the next poll sweep')
+        return null
+      })
+  await queue.work(
+    Queues.pollSweep,
+    { batchSize: 1, pollingIntervalSeconds: Math.max(0.5, intervalSeconds / 2) },
+    async () => {
+      try {
+        const result = await runPollSweep(deps, {
+          maxPerSecond: config.POLL_MAX_PER_SECOND,
+          intervalMs: config.POLL_SWEEP_INTERVAL_MS,
+        })
+        if (result.overdue || result.backedOffMs) deps.logger.info(result, 'poll sweep')
+      } finally {
+        await queueNextSweep(intervalSeconds)
+      }
+    },
+  )
+  // The chain of sweeps survives restarts in the queue; this only re-links it if it ever broke
+  // (the queue's policy keeps at most one waiting sweep, so extra sends are dropped).
+  await queueNextSweep(0)
+  const relink = setInterval(() => void queueNextSweep(intervalSeconds), 15_000)
+  relink.unref()
+
+  return { wakeSubmitter: () => queue.notifyWorker(submitWorker), stop: () => clearInterval(relink) }
 }

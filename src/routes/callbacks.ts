@@ -1,0 +1,78 @@
+import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
+import { InvalidRequestError, ServiceUnavailableError, UnauthorizedError } from '../errors.js'
+import { verifyPoyoCallback } from '../poyo/signature.js'
+import { problemRef } from '../schemas/problem.js'
+import { verifyCallbackToken } from '../tasks/callback-token.js'
+import { parseCallbackBody, receiveCallback } from '../tasks/receive-callback.js'
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+const Received = Type.Object({
+  received: Type.Boolean(),
+  outcome: Type.String({
+    description: 'applied, progress, duplicate, stale, mismatch, deferred or unknown_task',
+  }),
+})
+
+/** PoYo's callbacks: authenticated by the per-task token in the URL (and PoYo's signature when configured). */
+const callbackRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.post(
+    '/v1/callbacks/poyo/:id',
+    {
+      bodyLimit: 256 * 1024,
+      schema: {
+        tags: ['callbacks'],
+        summary: "PoYo's task callback (token in the URL; no API key)",
+        params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
+        querystring: Type.Object({ token: Type.Optional(Type.String({ maxLength: 128 })) }),
+        body: Type.Unknown(),
+        response: { 200: Received, 400: problemRef, 401: problemRef, 413: problemRef, 503: problemRef },
+      },
+    },
+    async (request) => {
+      const { id } = request.params
+      if (!verifyCallbackToken(app.callbackSecret, id, request.query.token)) {
+        throw new UnauthorizedError('The callback token is missing or wrong')
+      }
+      const callback = parseCallbackBody(request.body)
+      if (typeof callback === 'string') throw new InvalidRequestError(`Malformed callback: ${callback}`)
+
+      const webhookSecret = app.config.POYO_WEBHOOK_SECRET
+      if (webhookSecret) {
+        const verdict = verifyPoyoCallback({
+          secret: webhookSecret,
+          taskId: callback.taskId,
+          timestampHeader: request.headers['x-webhook-timestamp'],
+          signatureHeader: request.headers['x-webhook-signature'],
+          nowSeconds: Math.floor(app.clock.now().getTime() / 1000),
+        })
+        if (!verdict.ok) throw new UnauthorizedError(`The callback signature is not valid: ${verdict.reason}`)
+      }
+
+      if (!uuidPattern.test(id)) return { received: true, outcome: 'unknown_task' }
+      try {
+        const outcome = await receiveCallback(
+          {
+            prisma: app.prisma,
+            poyo: app.poyo,
+            clock: app.clock,
+            logger: request.log,
+            confirm: app.config.CALLBACK_CONFIRM,
+          },
+          id,
+          callback,
+          { body: request.body, signatureChecked: Boolean(webhookSecret) },
+        )
+        if (outcome === 'unknown_task')
+          request.log.warn({ taskId: id }, 'callback for an unknown task ignored')
+        return { received: true, outcome }
+      } catch (error) {
+        // Whatever went wrong, PoYo should try again: it retries only non-2xx answers.
+        request.log.error({ err: error, taskId: id }, 'callback could not be stored')
+        throw new ServiceUnavailableError('The callback could not be stored; retry later')
+      }
+    },
+  )
+}
+
+export default callbackRoutes

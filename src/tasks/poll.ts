@@ -1,0 +1,178 @@
+import type { Clock } from '../clock.js'
+import type { PrismaClient } from '../db/client.js'
+import type { ServiceLogger } from '../logger.js'
+import type { PoyoClient } from '../poyo/client.js'
+import { isPoyoError } from '../poyo/errors.js'
+import { type ApplyOutcome, applyProviderReport } from './apply-report.js'
+import { nextPollDelayMs } from './poll-schedule.js'
+import { activeStatuses, isTerminal, TaskErrorCode } from './status.js'
+import { recordEvent, transition } from './transitions.js'
+
+export interface PollDeps {
+  prisma: PrismaClient
+  poyo: PoyoClient
+  clock: Clock
+  logger: ServiceLogger
+}
+
+export type PollResult =
+  | { ok: true; outcome: ApplyOutcome }
+  | { ok: false; error: string; retryAfterMs?: number; kind: string }
+
+/**
+ * Asks PoYo for one task's status, records the answer as a `poll` event, applies it,
+ * and schedules the task's next poll (sooner early on, sparser later, never before
+ * PoYo's Retry-After).
+ */
+export async function pollTask(
+  deps: PollDeps,
+  task: { id: string; providerTaskId: string; pollAttempts: number },
+): Promise<PollResult> {
+  const attempts = task.pollAttempts + 1
+  try {
+    const report = await deps.poyo.status(task.providerTaskId)
+    const now = deps.clock.now()
+    await recordEvent(
+      deps.prisma,
+      task.id,
+      'poll',
+      'poller',
+      {
+        status: report.status,
+        progress: report.progress,
+        files: report.files,
+        error_message: report.errorMessage,
+        credits_amount: report.creditsAmount,
+      },
+      now,
+    )
+    const outcome = await applyProviderReport(deps, task.id, report, 'poller')
+    await deps.prisma.task.updateMany({
+      where: { id: task.id, status: { in: [...activeStatuses] } },
+      data: { pollAttempts: attempts, nextPollAt: new Date(now.getTime() + nextPollDelayMs(attempts)) },
+    })
+    return { ok: true, outcome }
+  } catch (error) {
+    if (!isPoyoError(error)) throw error
+    const now = deps.clock.now()
+    if (error.kind === 'not_found' && (await failIfLost(deps, task.id, now))) {
+      return { ok: false, error: error.message, kind: error.kind }
+    }
+    const delay = Math.max(nextPollDelayMs(attempts), error.retryAfterMs ?? 0)
+    await recordEvent(
+      deps.prisma,
+      task.id,
+      'poll',
+      'poller',
+      { error: error.toJSON(), retry_in_ms: delay },
+      now,
+    )
+    await deps.prisma.task.updateMany({
+      where: { id: task.id, status: { in: [...activeStatuses] } },
+      data: { pollAttempts: attempts, nextPollAt: new Date(now.getTime() + delay) },
+    })
+    return {
+      ok: false,
+      error: error.message,
+      kind: error.kind,
+      ...(error.retryAfterMs ? { retryAfterMs: error.retryAfterMs } : {}),
+    }
+  }
+}
+
+/** How long after acceptance a 404 from PoYo's status endpoint is taken as final. */
+const lostAfterMs = 5 * 60_000
+
+/**
+ * PoYo answering 404 for a task it accepted minutes ago will not change its mind: fail the
+ * task. Right after acceptance a 404 may be PoYo catching up, so it is only retried.
+ */
+async function failIfLost(deps: Pick<PollDeps, 'prisma'>, taskId: string, now: Date): Promise<boolean> {
+  const task = await deps.prisma.task.findUnique({ where: { id: taskId } })
+  if (!task?.submittedAt || isTerminal(task.status)) return false
+  if (now.getTime() - task.submittedAt.getTime() < lostAfterMs) return false
+  await recordEvent(deps.prisma, taskId, 'poll', 'poller', { error: 'not_found' }, now)
+  return deps.prisma.$transaction((tx) =>
+    transition(tx, {
+      taskId,
+      from: task.status,
+      to: 'failed',
+      at: now,
+      source: 'poller',
+      data: {
+        errorCode: TaskErrorCode.providerLost,
+        errorMessage: `PoYo no longer knows task ${task.providerTaskId}`,
+        finishedAt: now,
+        nextPollAt: null,
+      },
+    }),
+  )
+}
+
+/** Fails every non-terminal task whose deadline has passed; returns how many. */
+export async function failOverdueTasks(
+  deps: Pick<PollDeps, 'prisma' | 'clock'>,
+  limit = 500,
+): Promise<number> {
+  const now = deps.clock.now()
+  const overdue = await deps.prisma.task.findMany({
+    where: { status: { in: [...activeStatuses] }, deadlineAt: { lte: now } },
+    select: { id: true, status: true, submitAmbiguous: true, providerTaskId: true },
+    take: limit,
+  })
+  let failed = 0
+  for (const task of overdue) {
+    const reason =
+      task.status === 'queued'
+        ? task.submitAmbiguous
+          ? 'PoYo never confirmed a submit whose answer was lost (no callback and no task id to poll) before the deadline'
+          : 'PoYo did not accept the task before its submission deadline'
+        : 'PoYo gave no final answer before the task deadline'
+    const moved = await deps.prisma.$transaction((tx) =>
+      transition(tx, {
+        taskId: task.id,
+        from: task.status,
+        to: 'failed',
+        at: now,
+        source: 'system',
+        payload: { reason: 'deadline' },
+        data: {
+          errorCode: TaskErrorCode.deadlineExceeded,
+          errorMessage: reason,
+          finishedAt: now,
+          nextPollAt: null,
+        },
+      }),
+    )
+    if (moved) failed++
+  }
+  return failed
+}
+
+/**
+ * Claims up to `limit` tasks whose poll is due, pushing their next poll out by `leaseMs`
+ * in the same statement, so concurrent sweeps (other instances) never poll one task twice.
+ */
+export async function claimDueTasks(
+  prisma: PrismaClient,
+  now: Date,
+  limit: number,
+  leaseMs: number,
+): Promise<{ id: string; providerTaskId: string; pollAttempts: number }[]> {
+  const leaseUntil = new Date(now.getTime() + leaseMs)
+  const rows = await prisma.$queryRaw<{ id: string; provider_task_id: string; poll_attempts: number }[]>`
+    UPDATE tasks SET next_poll_at = ${leaseUntil}
+    WHERE id IN (
+      SELECT id FROM tasks
+      WHERE status IN ('queued', 'not_started', 'running') AND provider_task_id IS NOT NULL AND next_poll_at <= ${now}
+      ORDER BY next_poll_at
+      LIMIT ${limit}
+      FOR UPDATE SKIP LOCKED
+    )
+    RETURNING id, provider_task_id, poll_attempts`
+  return rows.map((row) => ({
+    id: row.id,
+    providerTaskId: row.provider_task_id,
+    pollAttempts: row.poll_attempts,
+  }))
+}

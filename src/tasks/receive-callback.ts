@@ -1,0 +1,90 @@
+import type { Clock } from '../clock.js'
+import type { Prisma, PrismaClient } from '../db/client.js'
+import type { ServiceLogger } from '../logger.js'
+import { type PoyoClient, type PoyoTaskStatus, parseStatusData } from '../poyo/client.js'
+import { isPoyoError } from '../poyo/errors.js'
+import { type ApplyOutcome, applyProviderReport } from './apply-report.js'
+import { firstPollDelayMs } from './poll-schedule.js'
+import { recordEvent } from './transitions.js'
+
+export interface CallbackDeps {
+  prisma: PrismaClient
+  poyo: PoyoClient
+  clock: Clock
+  logger: ServiceLogger
+  /** Confirm with PoYo's status endpoint before trusting the body (its signature does not cover it). */
+  confirm: boolean
+}
+
+/** What happened to a callback: applied (or a no-op), for an unknown task, or kept for the poller. */
+export type CallbackOutcome = ApplyOutcome | 'mismatch' | 'deferred'
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
+
+/** PoYo's callback body, wrapped (`{code, data}`, before July 2026) or not; a string says why it is unusable. */
+export function parseCallbackBody(body: unknown): PoyoTaskStatus | string {
+  if (!isRecord(body)) return 'the body must be a JSON object'
+  const data = isRecord(body['data']) && !('task_id' in body) ? body['data'] : body
+  return parseStatusData(data)
+}
+
+/**
+ * Handles one authenticated callback for our task `taskId`: stores it raw, confirms it
+ * with PoYo (unless switched off), and applies PoYo's answer. When confirmation fails
+ * the callback stays recorded and the task is polled soon instead: nothing is lost.
+ */
+export async function receiveCallback(
+  deps: CallbackDeps,
+  taskId: string,
+  callback: PoyoTaskStatus,
+  raw: { body: unknown; signatureChecked: boolean },
+): Promise<CallbackOutcome> {
+  const task = await deps.prisma.task.findUnique({
+    where: { id: taskId },
+    select: { id: true, providerTaskId: true },
+  })
+  if (!task) return 'unknown_task'
+  const now = deps.clock.now()
+  await recordEvent(
+    deps.prisma,
+    taskId,
+    'callback',
+    'callback',
+    {
+      body: raw.body as Prisma.InputJsonValue,
+      signature_checked: raw.signatureChecked,
+      confirm: deps.confirm,
+    },
+    now,
+  )
+  if (task.providerTaskId && task.providerTaskId !== callback.taskId) {
+    await recordEvent(
+      deps.prisma,
+      taskId,
+      'ignored_update',
+      'callback',
+      { verdict: 'mismatch', provider_task_id: task.providerTaskId, callback_task_id: callback.taskId },
+      now,
+    )
+    return 'mismatch'
+  }
+  if (!deps.confirm) return applyProviderReport(deps, taskId, callback, 'callback')
+
+  try {
+    const confirmed = await deps.poyo.status(callback.taskId)
+    return await applyProviderReport(deps, taskId, confirmed, 'callback')
+  } catch (error) {
+    if (!isPoyoError(error)) throw error
+    deps.logger.warn({ taskId, err: error }, 'could not confirm a callback with PoYo; polling the task soon')
+    // The URL token proves the callback is about this task, so its PoYo id is safe to poll.
+    await deps.prisma.task.updateMany({
+      where: { id: taskId, status: { in: ['queued', 'not_started', 'running'] } },
+      data: {
+        providerTaskId: task.providerTaskId ?? callback.taskId,
+        nextPollAt: new Date(now.getTime() + firstPollDelayMs),
+      },
+    })
+    return 'deferred'
+  }
+}
