@@ -11,7 +11,9 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { createDatabase, databaseUrlFor, dropDatabase } from '../src/db/admin.js'
 import { startEmbeddedPostgres } from '../src/db/embedded.js'
+import { startJobQueue } from '../src/db/job-queue.js'
 import { applyMigrations } from '../src/db/migrations.js'
+import { createLogger } from '../src/logger.js'
 import { createTapCounter } from './lib/tap-count.js'
 
 async function freePort(): Promise<number> {
@@ -44,6 +46,12 @@ async function main(): Promise<number> {
     await createDatabase(serverUrl, template)
     cleanups.push(() => dropDatabase(serverUrl, template))
     await applyMigrations(databaseUrlFor(serverUrl, template))
+    // pg-boss installs its own schema on first start; do it once here, not in every test file.
+    const queue = await startJobQueue(
+      databaseUrlFor(serverUrl, template),
+      createLogger({ LOG_LEVEL: 'warn' }),
+    )
+    await queue.stop({ graceful: false, close: true, wait: true })
 
     const args = process.argv.slice(2)
     const tap = spawn(join('node_modules', '.bin', 'tap'), ['--reporter=tap', ...args], {

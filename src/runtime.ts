@@ -123,7 +123,7 @@ export async function startRuntime(
     })
     const workerDeps = { prisma, poyo, queue, clock, logger, config, callbackBaseUrl, callbackSecret }
     const workers = config.WORKERS_ENABLED ? await startWorkers(workerDeps) : null
-    if (workers) closers.push({ name: 'workers', close: async () => workers.stop() })
+    if (workers) closers.push({ name: 'workers', close: () => workers.stop() })
 
     return {
       deps: {

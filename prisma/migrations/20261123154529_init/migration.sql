@@ -13,6 +13,9 @@ CREATE TYPE "TaskEventSource" AS ENUM ('api', 'submitter', 'callback', 'poller',
 -- CreateEnum
 CREATE TYPE "ApiKeyRole" AS ENUM ('client', 'admin');
 
+-- CreateEnum
+CREATE TYPE "WebhookDeliveryStatus" AS ENUM ('pending', 'delivered', 'failed', 'stopped');
+
 -- CreateTable
 CREATE TABLE "api_keys" (
     "id" UUID NOT NULL,
@@ -21,6 +24,8 @@ CREATE TABLE "api_keys" (
     "hash" TEXT NOT NULL,
     "role" "ApiKeyRole" NOT NULL DEFAULT 'client',
     "webhook_secret" TEXT NOT NULL,
+    "previous_webhook_secret" TEXT,
+    "previous_webhook_secret_expires_at" TIMESTAMPTZ(3),
     "created_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
     "last_used_at" TIMESTAMPTZ(3),
     "revoked_at" TIMESTAMPTZ(3),
@@ -79,6 +84,37 @@ CREATE TABLE "task_events" (
     CONSTRAINT "task_events_pkey" PRIMARY KEY ("id")
 );
 
+-- CreateTable
+CREATE TABLE "webhook_deliveries" (
+    "id" UUID NOT NULL,
+    "task_id" UUID NOT NULL,
+    "event" "TaskStatus" NOT NULL,
+    "url" TEXT NOT NULL,
+    "payload" JSONB NOT NULL,
+    "status" "WebhookDeliveryStatus" NOT NULL DEFAULT 'pending',
+    "attempt_count" INTEGER NOT NULL DEFAULT 0,
+    "next_attempt_at" TIMESTAMPTZ(3),
+    "delivered_at" TIMESTAMPTZ(3),
+    "created_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "updated_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+
+    CONSTRAINT "webhook_deliveries_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "webhook_attempts" (
+    "id" BIGSERIAL NOT NULL,
+    "delivery_id" UUID NOT NULL,
+    "number" INTEGER NOT NULL,
+    "started_at" TIMESTAMPTZ(3) NOT NULL,
+    "duration_ms" INTEGER NOT NULL,
+    "http_status" INTEGER,
+    "error" TEXT,
+    "response_body" TEXT,
+
+    CONSTRAINT "webhook_attempts_pkey" PRIMARY KEY ("id")
+);
+
 -- CreateIndex
 CREATE UNIQUE INDEX "api_keys_prefix_key" ON "api_keys"("prefix");
 
@@ -106,8 +142,23 @@ CREATE UNIQUE INDEX "tasks_client_scope_idempotency_key_key" ON "tasks"("client_
 -- CreateIndex
 CREATE INDEX "task_events_task_id_id_idx" ON "task_events"("task_id", "id");
 
+-- CreateIndex
+CREATE INDEX "webhook_deliveries_task_id_created_at_idx" ON "webhook_deliveries"("task_id", "created_at");
+
+-- CreateIndex
+CREATE UNIQUE INDEX "webhook_deliveries_task_id_event_key" ON "webhook_deliveries"("task_id", "event");
+
+-- CreateIndex
+CREATE INDEX "webhook_attempts_delivery_id_number_idx" ON "webhook_attempts"("delivery_id", "number");
+
 -- AddForeignKey
 ALTER TABLE "tasks" ADD CONSTRAINT "tasks_api_key_id_fkey" FOREIGN KEY ("api_key_id") REFERENCES "api_keys"("id") ON DELETE SET NULL ON UPDATE CASCADE;
 
 -- AddForeignKey
 ALTER TABLE "task_events" ADD CONSTRAINT "task_events_task_id_fkey" FOREIGN KEY ("task_id") REFERENCES "tasks"("id") ON DELETE CASCADE ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "webhook_deliveries" ADD CONSTRAINT "webhook_deliveries_task_id_fkey" FOREIGN KEY ("task_id") REFERENCES "tasks"("id") ON DELETE CASCADE ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "webhook_attempts" ADD CONSTRAINT "webhook_attempts_delivery_id_fkey" FOREIGN KEY ("delivery_id") REFERENCES "webhook_deliveries"("id") ON DELETE CASCADE ON UPDATE CASCADE;
