@@ -8,6 +8,8 @@ import type { JobQueue } from './db/job-queue.js'
 import type { Logger } from './logger.js'
 import authPlugin from './plugins/auth.js'
 import errorsPlugin from './plugins/errors.js'
+import metricsPlugin from './plugins/metrics.js'
+import openapiPlugin from './plugins/openapi.js'
 import type { PoyoClient } from './poyo/client.js'
 import callbackRoutes from './routes/callbacks.js'
 import healthRoutes from './routes/health.js'
@@ -73,6 +75,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   })
 
   await app.register(errorsPlugin)
+  await app.register(openapiPlugin)
+  await app.register(metricsPlugin)
   await app.register(authPlugin)
   await app.register(healthRoutes)
   await app.register(modelRoutes)

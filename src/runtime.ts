@@ -7,6 +7,7 @@ import { startEmbeddedPostgres } from './db/embedded.js'
 import { startJobQueue } from './db/job-queue.js'
 import { applyMigrations, shippedMigrationNames } from './db/migrations.js'
 import type { Logger } from './logger.js'
+import { observePoyoCall } from './metrics.js'
 import { createPoyoClient } from './poyo/client.js'
 import { buildSimulator, type SimulatorApp } from './poyo/simulator/index.js'
 import { startWorkers } from './tasks/workers.js'
@@ -104,6 +105,7 @@ export async function startRuntime(
       apiKey: poyoTarget.apiKey,
       timeoutMs: config.POYO_TIMEOUT_MS,
       logger: logger.child({ component: 'poyo' }),
+      onCall: observePoyoCall,
     })
 
     const callbackSecret = config.CALLBACK_TOKEN_SECRET ?? randomBytes(32).toString('hex')

@@ -1,5 +1,6 @@
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
 import { InvalidRequestError, ServiceUnavailableError, UnauthorizedError } from '../errors.js'
+import { callbacksTotal } from '../metrics.js'
 import { verifyPoyoCallback } from '../poyo/signature.js'
 import { problemRef } from '../schemas/problem.js'
 import { verifyCallbackToken } from '../tasks/callback-token.js'
@@ -32,10 +33,14 @@ const callbackRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const { id } = request.params
       if (!verifyCallbackToken(app.callbackSecret, id, request.query.token)) {
+        callbacksTotal.inc({ outcome: 'rejected' })
         throw new UnauthorizedError('The callback token is missing or wrong')
       }
       const callback = parseCallbackBody(request.body)
-      if (typeof callback === 'string') throw new InvalidRequestError(`Malformed callback: ${callback}`)
+      if (typeof callback === 'string') {
+        callbacksTotal.inc({ outcome: 'rejected' })
+        throw new InvalidRequestError(`Malformed callback: ${callback}`)
+      }
 
       const webhookSecret = app.config.POYO_WEBHOOK_SECRET
       if (webhookSecret) {
@@ -46,10 +51,16 @@ const callbackRoutes: FastifyPluginAsyncTypebox = async (app) => {
           signatureHeader: request.headers['x-webhook-signature'],
           nowSeconds: Math.floor(app.clock.now().getTime() / 1000),
         })
-        if (!verdict.ok) throw new UnauthorizedError(`The callback signature is not valid: ${verdict.reason}`)
+        if (!verdict.ok) {
+          callbacksTotal.inc({ outcome: 'rejected' })
+          throw new UnauthorizedError(`The callback signature is not valid: ${verdict.reason}`)
+        }
       }
 
-      if (!uuidPattern.test(id)) return { received: true, outcome: 'unknown_task' }
+      if (!uuidPattern.test(id)) {
+        callbacksTotal.inc({ outcome: 'unknown_task' })
+        return { received: true, outcome: 'unknown_task' }
+      }
       try {
         const outcome = await receiveCallback(
           {
@@ -69,6 +80,7 @@ const callbackRoutes: FastifyPluginAsyncTypebox = async (app) => {
       } catch (error) {
         // Whatever went wrong, PoYo should try again: it retries only non-2xx answers.
         request.log.error({ err: error, taskId: id }, 'callback could not be stored')
+        callbacksTotal.inc({ outcome: 'unavailable' })
         throw new ServiceUnavailableError('The callback could not be stored; retry later')
       }
     },

@@ -1,5 +1,6 @@
 import type { Prisma } from '../db/client.js'
 import type { TaskEventSource, TaskEventType } from '../generated/prisma/enums.js'
+import { taskTransitionsTotal } from '../metrics.js'
 import type { TaskStatus } from './status.js'
 
 type Db = Prisma.TransactionClient
@@ -38,6 +39,7 @@ export async function transition(
     data: { ...args.data, status: args.to, updatedAt: args.at },
   })
   if (count === 0) return false
+  taskTransitionsTotal.inc({ from: args.from, to: args.to })
   await db.taskEvent.create({
     data: {
       taskId: args.taskId,
