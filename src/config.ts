@@ -44,6 +44,12 @@ export const EnvSchema = Type.Object({
   POLL_MAX_PER_SECOND: Type.Integer({ default: 10, minimum: 1, maximum: 1000 }),
   /** How often due tasks are looked for, in milliseconds. */
   POLL_SWEEP_INTERVAL_MS: Type.Integer({ default: 1_000, minimum: 100 }),
+  /** Requests per minute each API key may make. */
+  RATE_LIMIT_PER_MINUTE: Type.Integer({ default: 1200, minimum: 1 }),
+  /** Allow webhook URLs on private, loopback and link-local addresses (local development, tests). */
+  WEBHOOK_ALLOW_PRIVATE: Type.Boolean({ default: false }),
+  /** Time one webhook attempt may take, in milliseconds. */
+  WEBHOOK_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 100, maximum: 60_000 }),
   /** Run the submit/poll/webhook workers in this process. */
   WORKERS_ENABLED: Type.Boolean({ default: true }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ default: 10_000, minimum: 0 }),

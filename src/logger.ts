@@ -20,7 +20,7 @@ export const redactPaths = [
 ]
 
 /** Query parameters whose values are secrets (the callback token). */
-const secretQueryParams = /([?&](?:token|api_key|key|secret)=)[^&]*/gi
+const secretQueryParams = /([?&](?:token|access_token|api_key|key|secret)=)[^&]*/gi
 
 export function redactUrl(url: string): string {
   return url.replace(secretQueryParams, '$1[Redacted]')

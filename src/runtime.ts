@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { AppDeps } from './app.js'
+import { bootstrapAdminKey } from './auth/api-keys.js'
 import { type Clock, systemClock } from './clock.js'
 import type { Config } from './config.js'
 import { createPrismaClient } from './db/client.js'
@@ -73,6 +74,12 @@ async function resolvePoyo(config: Config, logger: Logger, closers: Closer[]) {
   return { baseUrl, apiKey, simulator }
 }
 
+export interface RuntimeOptions {
+  clock?: Clock
+  /** Receives the admin key created on a database without keys (printed once by the server; never logged). */
+  onAdminKeyCreated?: (secret: string) => void
+}
+
 /**
  * Starts what the app needs: the database (an embedded Postgres when DATABASE_URL is
  * unset) and its migrations, the Prisma client, PoYo (or its simulator), the job queue
@@ -81,8 +88,9 @@ async function resolvePoyo(config: Config, logger: Logger, closers: Closer[]) {
 export async function startRuntime(
   config: Config,
   logger: Logger,
-  clock: Clock = systemClock,
+  options: RuntimeOptions = {},
 ): Promise<Runtime> {
+  const clock = options.clock ?? systemClock
   const closers: Closer[] = []
   try {
     const database = await resolveDatabase(config, closers)
@@ -98,6 +106,12 @@ export async function startRuntime(
 
     const prisma = createPrismaClient({ url: database.url, poolSize: config.DATABASE_POOL_SIZE })
     closers.push({ name: 'prisma', close: () => prisma.$disconnect() })
+    // Without the schema (migrations off and not yet applied) the service still starts, unready.
+    const bootstrapped = await bootstrapAdminKey(prisma).catch((error: Error) => {
+      logger.warn({ err: error }, 'could not check for API keys; is the database migrated?')
+      return null
+    })
+    if (bootstrapped) options.onAdminKeyCreated?.(bootstrapped.secret)
 
     const poyoTarget = await resolvePoyo(config, logger, closers)
     const poyo = createPoyoClient({

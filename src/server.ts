@@ -16,7 +16,14 @@ async function main(): Promise<void> {
     throw error
   }
   const logger = createLogger(config)
-  const runtime = await startRuntime(config, logger)
+  const runtime = await startRuntime(config, logger, {
+    // Straight to the terminal, not the logs: secrets never reach log lines.
+    onAdminKeyCreated: (secret) =>
+      process.stderr.write(
+        `\nNo API key existed, so an admin key was created. It is shown only this once:\n\n  ${secret}\n\n` +
+          'Use it as "Authorization: Bearer <key>"; manage keys with `npm run keys`.\n\n',
+      ),
+  })
   const app = await buildApp(runtime.deps)
 
   let closing = false

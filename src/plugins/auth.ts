@@ -1,6 +1,9 @@
-import type { FastifyInstance } from 'fastify'
+import rateLimit from '@fastify/rate-limit'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { type Caller, localCaller } from '../tasks/caller.js'
+import { verifyApiKey } from '../auth/api-keys.js'
+import { UnauthorizedError } from '../errors.js'
+import type { Caller } from '../tasks/caller.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -8,14 +11,68 @@ declare module 'fastify' {
   }
 }
 
+/** /v1 needs an API key, except PoYo's callbacks (they carry a per-task token instead). */
+function needsApiKey(url: string): boolean {
+  return url.startsWith('/v1/') && !url.startsWith('/v1/callbacks/')
+}
+
+/** The bearer token; the event stream may pass it as `access_token` (EventSource cannot set headers). */
+function bearerToken(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization
+  if (header?.startsWith('Bearer ')) return header.slice('Bearer '.length).trim()
+  const query = request.query as Record<string, unknown> | undefined
+  if (request.routeOptions.url === '/v1/stream' && typeof query?.access_token === 'string')
+    return query.access_token
+  return undefined
+}
+
+const lastUsedWriteIntervalMs = 60_000
+
 /**
- * Who is calling. Until API keys exist every request is the single local client
- * (an admin); the key-based version replaces only this plugin.
+ * Who is calling: an API key (client or admin) on every /v1 route. `last_used_at` is
+ * written at most once a minute per key and process, not on every request. Each key has
+ * its own rate limit.
  */
 async function authPlugin(app: FastifyInstance) {
+  const lastUsedWrites = new Map<string, number>()
   app.decorateRequest('caller', null as unknown as Caller)
-  app.addHook('onRequest', async (request) => {
-    request.caller = localCaller
+
+  app.addHook('onRequest', async (request, reply) => {
+    if (!needsApiKey(request.url)) return
+    const token = bearerToken(request)
+    reply.header('www-authenticate', 'Bearer')
+    if (!token) throw new UnauthorizedError('An API key is required: Authorization: Bearer <key>')
+    const check = await verifyApiKey(app.prisma, token)
+    if (!check.ok) throw new UnauthorizedError(check.reason)
+    reply.removeHeader('www-authenticate')
+    const { apiKey } = check
+    request.caller = { apiKeyId: apiKey.id, role: apiKey.role, scope: apiKey.id }
+
+    const now = Date.now()
+    if (now - (lastUsedWrites.get(apiKey.id) ?? 0) >= lastUsedWriteIntervalMs) {
+      lastUsedWrites.set(apiKey.id, now)
+      app.prisma.apiKey
+        .update({ where: { id: apiKey.id }, data: { lastUsedAt: new Date(now) } })
+        .catch((error) => request.log.warn({ err: error }, 'could not record last_used_at'))
+    }
+  })
+
+  await app.register(rateLimit, {
+    global: true,
+    hook: 'preHandler',
+    max: app.config.RATE_LIMIT_PER_MINUTE,
+    timeWindow: 60_000,
+    // Keyed by API key; requests without one (operations routes, callbacks) are not limited here.
+    allowList: (request) => !request.caller,
+    keyGenerator: (request) => request.caller?.apiKeyId ?? request.ip,
+    errorResponseBuilder: (_request, context) =>
+      Object.assign(
+        new Error(`Rate limit of ${context.max} requests per minute exceeded; retry in ${context.after}`),
+        {
+          statusCode: 429,
+          code: 'RATE_LIMITED',
+        },
+      ),
   })
 }
 

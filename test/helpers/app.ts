@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
 import type { Test } from 'tap'
 import { buildApp } from '../../src/app.js'
 import type { Clock } from '../../src/clock.js'
@@ -14,6 +14,8 @@ export interface TestApp {
   databaseUrl: string
   /** Every log line the app wrote, parsed. */
   logs: Record<string, unknown>[]
+  /** The admin key the runtime created on the fresh database. */
+  adminKey: string
 }
 
 /**
@@ -42,12 +44,35 @@ export async function buildTestApp(
     },
   })
   const logger = createLogger(config, sink)
-  const runtime = await startRuntime(config, logger, options.clock)
+  let adminKey = ''
+  const runtime = await startRuntime(config, logger, {
+    ...(options.clock ? { clock: options.clock } : {}),
+    onAdminKeyCreated: (secret) => {
+      adminKey = secret
+    },
+  })
   const app = await buildApp(runtime.deps)
+  actAsAdminByDefault(app, () => adminKey)
   t.teardown(async () => {
     await app.close()
     await runtime.close()
   })
   await app.ready()
-  return { app, runtime, databaseUrl, logs }
+  return { app, runtime, databaseUrl, logs, adminKey }
+}
+
+/**
+ * Client side only: `app.inject` sends the admin key unless the test sets `authorization`
+ * itself (to another key, or to undefined for none). The app is exactly the production one.
+ */
+function actAsAdminByDefault(app: FastifyInstance, key: () => string): void {
+  const inject = app.inject.bind(app) as (options: InjectOptions) => Promise<LightMyRequestResponse>
+  const withAuth = (options: InjectOptions | string): InjectOptions => {
+    const given = typeof options === 'string' ? { url: options } : options
+    const headers = { ...(given.headers ?? {}) }
+    if (!('authorization' in headers)) headers.authorization = `Bearer ${key()}`
+    else if (headers.authorization === undefined) delete headers.authorization
+    return { ...given, headers }
+  }
+  Object.assign(app, { inject: (options: InjectOptions | string) => inject(withAuth(options)) })
 }
