@@ -12,9 +12,11 @@ import metricsPlugin from './plugins/metrics.js'
 import openapiPlugin from './plugins/openapi.js'
 import type { PoyoClient } from './poyo/client.js'
 import callbackRoutes from './routes/callbacks.js'
+import deliveryRoutes from './routes/deliveries.js'
 import healthRoutes from './routes/health.js'
 import modelRoutes from './routes/models.js'
 import taskRoutes from './routes/tasks.js'
+import type { UrlPolicy } from './webhooks/ssrf.js'
 
 /** Everything the app needs from outside; the server and the tests pass the same kinds of things. */
 export interface AppDeps {
@@ -28,6 +30,8 @@ export interface AppDeps {
   queue: JobQueue
   /** Key of the per-task callback URL tokens. */
   callbackSecret: string
+  /** Where webhooks may be sent. */
+  webhookPolicy: UrlPolicy
   /** Nudges this process's submit worker after a task is stored (a no-op without workers). */
   wakeSubmitter: () => void
 }
@@ -42,6 +46,7 @@ declare module 'fastify' {
     queue: JobQueue
     callbackSecret: string
     wakeSubmitter: () => void
+    webhookPolicy: UrlPolicy
   }
 }
 
@@ -70,6 +75,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.decorate('queue', deps.queue)
   app.decorate('callbackSecret', deps.callbackSecret)
   app.decorate('wakeSubmitter', deps.wakeSubmitter)
+  app.decorate('webhookPolicy', deps.webhookPolicy)
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id)
   })
@@ -82,5 +88,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(modelRoutes)
   await app.register(taskRoutes)
   await app.register(callbackRoutes)
+  await app.register(deliveryRoutes)
   return app
 }

@@ -12,6 +12,7 @@ import { observePoyoCall } from './metrics.js'
 import { createPoyoClient } from './poyo/client.js'
 import { buildSimulator, type SimulatorApp } from './poyo/simulator/index.js'
 import { startWorkers } from './tasks/workers.js'
+import { webhookUrlPolicy } from './webhooks/policy.js'
 
 /** The app's dependencies, started, with one `close()` that stops them in reverse order. */
 export interface Runtime {
@@ -137,7 +138,18 @@ export async function startRuntime(
       name: 'job queue',
       close: () => queue.stop({ graceful: true, wait: true, timeout: config.SHUTDOWN_TIMEOUT_MS }),
     })
-    const workerDeps = { prisma, poyo, queue, clock, logger, config, callbackBaseUrl, callbackSecret }
+    const webhookPolicy = webhookUrlPolicy(config)
+    const workerDeps = {
+      prisma,
+      poyo,
+      queue,
+      clock,
+      logger,
+      config,
+      callbackBaseUrl,
+      callbackSecret,
+      webhookPolicy,
+    }
     const workers = config.WORKERS_ENABLED ? await startWorkers(workerDeps) : null
     if (workers) closers.push({ name: 'workers', close: () => workers.stop() })
 
@@ -151,6 +163,7 @@ export async function startRuntime(
         poyo,
         queue,
         callbackSecret,
+        webhookPolicy,
         wakeSubmitter: () => workers?.wakeSubmitter(),
       },
       databaseLocation: database.location,

@@ -8,6 +8,8 @@ export const Queues = {
   submit: 'task-submit',
   /** Periodic: poll due tasks and fail those past their deadline. */
   pollSweep: 'poll-sweep',
+  /** Periodic: send the webhook messages that are due. */
+  webhookSweep: 'webhook-sweep',
 } as const
 
 export type QueueName = (typeof Queues)[keyof typeof Queues]

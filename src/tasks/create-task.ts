@@ -6,6 +6,7 @@ import { type JobQueue, Queues, sendInTransaction } from '../db/job-queue.js'
 import { IdempotencyConflictError, validationFailed } from '../errors.js'
 import type { Task } from '../generated/prisma/client.js'
 import { normalizeTaskInput } from '../models/index.js'
+import { checkWebhookUrl, type UrlPolicy } from '../webhooks/ssrf.js'
 import type { Caller } from './caller.js'
 import { submitDeadlineMs } from './deadlines.js'
 import type { TaskStatus } from './status.js'
@@ -23,6 +24,7 @@ export interface CreateTaskDeps {
   queue: JobQueue
   clock: Clock
   config: Pick<Config, 'SUBMIT_DEADLINE_MINUTES' | 'TASK_DEADLINE_MINUTES' | 'TASK_DEADLINE_OVERRIDES'>
+  webhookPolicy: UrlPolicy
 }
 
 const metadataLimitBytes = 16 * 1024
@@ -41,6 +43,26 @@ function canonicalJson(value: unknown): string {
 
 export function requestHash(request: CreateTaskRequest): string {
   return createHash('sha256').update(canonicalJson(request)).digest('hex')
+}
+
+/** The webhook target must be a public http(s) URL (checked again at each delivery); `queued` is no event. */
+async function webhookViolations(request: CreateTaskRequest, policy: UrlPolicy) {
+  const violations: { pointer: string; detail: string }[] = []
+  if (request.webhook_url) {
+    const verdict = await checkWebhookUrl(request.webhook_url, policy)
+    if (!verdict.ok) violations.push({ pointer: '/webhook_url', detail: verdict.reason })
+  } else if (request.webhook_events) {
+    violations.push({ pointer: '/webhook_events', detail: 'needs a webhook_url' })
+  }
+  request.webhook_events?.forEach((event, index) => {
+    if (event === 'queued') {
+      violations.push({
+        pointer: `/webhook_events/${index}`,
+        detail: 'queued is not announced: the task is queued when this request answers',
+      })
+    }
+  })
+  return violations
 }
 
 function isUniqueViolation(error: unknown): boolean {
@@ -84,6 +106,7 @@ export async function createTask(
   if (request.metadata && Buffer.byteLength(JSON.stringify(request.metadata)) > metadataLimitBytes) {
     violations.push({ pointer: '/metadata', detail: `must be at most ${metadataLimitBytes} bytes of JSON` })
   }
+  violations.push(...(await webhookViolations(request, deps.webhookPolicy)))
   if (!normalized.ok || violations.length > 0) throw validationFailed(violations)
 
   const now = deps.clock.now()

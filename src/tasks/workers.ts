@@ -1,6 +1,9 @@
 import type { Config } from '../config.js'
 import { consume } from '../db/job-consumer.js'
 import { Queues } from '../db/job-queue.js'
+import { startSweepChain } from '../db/sweep-chain.js'
+import type { UrlPolicy } from '../webhooks/ssrf.js'
+import { runWebhookSweep } from '../webhooks/sweep.js'
 import { runPollSweep } from './poll-sweep.js'
 import { type SubmitDeps, submitTask } from './submit-task.js'
 
@@ -12,10 +15,12 @@ export interface Workers {
 }
 
 export type WorkerDeps = SubmitDeps & {
-  config: SubmitDeps['config'] & Pick<Config, 'POLL_MAX_PER_SECOND' | 'POLL_SWEEP_INTERVAL_MS'>
+  config: SubmitDeps['config'] &
+    Pick<Config, 'POLL_MAX_PER_SECOND' | 'POLL_SWEEP_INTERVAL_MS' | 'WEBHOOK_TIMEOUT_MS'>
+  webhookPolicy: UrlPolicy
 }
 
-/** Starts this process's consumers of the submit and poll-sweep queues. */
+/** Starts this process's consumers: submissions, the poll sweep and the webhook sweep. */
 export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
   const { queue, config, logger } = deps
 
@@ -33,44 +38,33 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
     logger,
   )
 
-  const intervalSeconds = config.POLL_SWEEP_INTERVAL_MS / 1000
-  let stopping = false
-  const queueNextSweep = async (startAfterSeconds: number) => {
-    if (stopping) return
-    await queue
-      .send(Queues.pollSweep, {}, { singletonKey: 'sweep', startAfter: startAfterSeconds })
-      .catch((error) => logger.warn({ err: error }, 'could not queue the next poll sweep'))
-  }
-  const sweeper = consume(
+  const pollOptions = { maxPerSecond: config.POLL_MAX_PER_SECOND, intervalMs: config.POLL_SWEEP_INTERVAL_MS }
+  const poller = await startSweepChain(
     queue,
     Queues.pollSweep,
-    { batchSize: 1, intervalMs: Math.max(250, config.POLL_SWEEP_INTERVAL_MS / 2) },
+    config.POLL_SWEEP_INTERVAL_MS,
     async () => {
-      try {
-        const options = {
-          maxPerSecond: config.POLL_MAX_PER_SECOND,
-          intervalMs: config.POLL_SWEEP_INTERVAL_MS,
-        }
-        const result = await runPollSweep(deps, options)
-        if (result.overdue || result.backedOffMs) logger.info(result, 'poll sweep')
-      } finally {
-        await queueNextSweep(intervalSeconds)
-      }
+      const result = await runPollSweep(deps, pollOptions)
+      if (result.overdue || result.backedOffMs) logger.info(result, 'poll sweep')
     },
     logger,
   )
-  // Each sweep queues the next; the chain survives restarts in the queue. This only re-links
-  // it if it ever broke (the queue's policy keeps at most one waiting sweep, so extra sends drop).
-  await queueNextSweep(0)
-  const relink = setInterval(() => void queueNextSweep(intervalSeconds), 15_000)
-  relink.unref()
+
+  const deliveryDeps = { ...deps, policy: deps.webhookPolicy, timeoutMs: config.WEBHOOK_TIMEOUT_MS }
+  const webhooks = await startSweepChain(
+    queue,
+    Queues.webhookSweep,
+    1_000,
+    async () => {
+      await runWebhookSweep(deliveryDeps)
+    },
+    logger,
+  )
 
   return {
     wakeSubmitter: () => submitter.wake(),
     stop: async () => {
-      stopping = true
-      clearInterval(relink)
-      await Promise.all([submitter.stop(), sweeper.stop()])
+      await Promise.all([submitter.stop(), poller.stop(), webhooks.stop()])
     },
   }
 }

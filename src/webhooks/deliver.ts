@@ -1,0 +1,211 @@
+import { Agent, request } from 'undici'
+import type { Clock } from '../clock.js'
+import type { PrismaClient } from '../db/client.js'
+import type { ServiceLogger } from '../logger.js'
+import { nextAttemptDelayMs } from './schedule.js'
+import { signWebhook } from './signing.js'
+import { resolveSafeAddresses, type UrlPolicy } from './ssrf.js'
+
+export interface DeliveryDeps {
+  prisma: PrismaClient
+  clock: Clock
+  logger: ServiceLogger
+  policy: UrlPolicy
+  timeoutMs: number
+}
+
+interface AttemptResult {
+  httpStatus: number | null
+  error: string | null
+  responseBody: string | null
+  retryAfterMs?: number
+}
+
+/**
+ * An HTTP agent that connects only to addresses vetted at connect time: the check and
+ * the connection use the same DNS answer, so a host cannot rebind to a private address
+ * between them.
+ */
+function vettedAgent(policy: UrlPolicy, timeoutMs: number): Agent {
+  return new Agent({
+    connect: {
+      timeout: timeoutMs,
+      lookup: (hostname, _options, callback) => {
+        resolveSafeAddresses(hostname, policy).then(
+          (addresses) => {
+            const address = addresses[0] as string
+            callback(null, address, address.includes(':') ? 6 : 4)
+          },
+          (error: Error) => callback(error, '', 4),
+        )
+      },
+    },
+  })
+}
+
+function parseRetryAfter(value: string | string[] | undefined, now: number): number | undefined {
+  const raw = Array.isArray(value) ? value[0] : value
+  if (!raw) return undefined
+  const seconds = Number(raw)
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000)
+  const date = Date.parse(raw)
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now)
+}
+
+async function send(
+  deps: DeliveryDeps,
+  url: string,
+  headers: Record<string, string>,
+  body: string,
+): Promise<AttemptResult> {
+  const agent = vettedAgent(deps.policy, deps.timeoutMs)
+  try {
+    // IP literals never reach `lookup`, so they are vetted here.
+    await resolveSafeAddresses(new URL(url).hostname, deps.policy)
+    const response = await request(url, {
+      method: 'POST',
+      headers,
+      body,
+      dispatcher: agent,
+      headersTimeout: deps.timeoutMs,
+      bodyTimeout: deps.timeoutMs,
+      signal: AbortSignal.timeout(deps.timeoutMs),
+    })
+    const text = (await response.body.text()).slice(0, 1024)
+    const retryAfterMs = parseRetryAfter(response.headers['retry-after'], deps.clock.now().getTime())
+    return {
+      httpStatus: response.statusCode,
+      error: null,
+      responseBody: text,
+      ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+    }
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string } }).cause
+    return {
+      httpStatus: null,
+      error: `${(error as Error).message}${cause?.code ? ` (${cause.code})` : ''}`,
+      responseBody: null,
+    }
+  } finally {
+    agent.close().catch(() => {})
+  }
+}
+
+/** Signing secrets of the task's API key: the current one, and the previous one while its grace lasts. */
+function secretsFor(
+  apiKey: {
+    webhookSecret: string
+    previousWebhookSecret: string | null
+    previousWebhookSecretExpiresAt: Date | null
+  } | null,
+  now: Date,
+): string[] {
+  if (!apiKey) return []
+  const previous =
+    apiKey.previousWebhookSecret &&
+    apiKey.previousWebhookSecretExpiresAt &&
+    apiKey.previousWebhookSecretExpiresAt > now
+      ? [apiKey.previousWebhookSecret]
+      : []
+  return [apiKey.webhookSecret, ...previous]
+}
+
+/**
+ * One attempt of one delivery: sign, POST, log the attempt, and decide what comes next.
+ * 2xx delivers; 410 stops every delivery of the task; anything else retries on the
+ * schedule (honouring Retry-After) until it runs out.
+ */
+export async function attemptDelivery(deps: DeliveryDeps, deliveryId: string): Promise<void> {
+  const delivery = await deps.prisma.webhookDelivery.findUnique({
+    where: { id: deliveryId },
+    include: { task: { include: { apiKey: true } } },
+  })
+  if (delivery?.status !== 'pending') return
+  const started = deps.clock.now()
+  const timestamp = Math.floor(started.getTime() / 1000)
+  const body = JSON.stringify({
+    type: `task.${delivery.event}`,
+    timestamp: started.toISOString(),
+    data: delivery.payload,
+  })
+  const secrets = secretsFor(delivery.task.apiKey, started)
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    'user-agent': 'poyo-task-service-webhooks',
+    'webhook-id': delivery.id,
+    'webhook-timestamp': String(timestamp),
+    'webhook-signature': signWebhook(secrets, delivery.id, timestamp, body),
+  }
+  const startedMs = performance.now()
+  const result = secrets.length
+    ? await send(deps, delivery.url, headers, body)
+    : { httpStatus: null, error: 'the task has no API key to sign with', responseBody: null }
+  const durationMs = Math.round(performance.now() - startedMs)
+  const number = delivery.attemptCount + 1
+  const ok = result.httpStatus !== null && result.httpStatus >= 200 && result.httpStatus < 300
+  const gone = result.httpStatus === 410
+  const delay = ok || gone ? null : nextAttemptDelayMs(number, result.retryAfterMs)
+  const now = deps.clock.now()
+
+  await deps.prisma.$transaction(async (tx) => {
+    await tx.webhookAttempt.create({
+      data: {
+        deliveryId,
+        number,
+        startedAt: started,
+        durationMs,
+        httpStatus: result.httpStatus,
+        error: result.error,
+        responseBody: result.responseBody,
+      },
+    })
+    await tx.webhookDelivery.update({
+      where: { id: deliveryId },
+      data: {
+        attemptCount: number,
+        status: ok ? 'delivered' : gone ? 'stopped' : delay === null ? 'failed' : 'pending',
+        deliveredAt: ok ? now : null,
+        nextAttemptAt: delay === null ? null : new Date(now.getTime() + delay),
+      },
+    })
+    // 410 Gone: the receiver wants nothing more about this task.
+    if (gone) {
+      await tx.webhookDelivery.updateMany({
+        where: { taskId: delivery.taskId, status: 'pending' },
+        data: { status: 'stopped', nextAttemptAt: null },
+      })
+    }
+  })
+  deps.logger.info(
+    {
+      deliveryId,
+      taskId: delivery.taskId,
+      attempt: number,
+      httpStatus: result.httpStatus,
+      durationMs,
+      error: result.error,
+    },
+    ok ? 'webhook delivered' : 'webhook attempt failed',
+  )
+}
+
+/** Claims due deliveries with a lease, so concurrent sweeps never send one twice at once. */
+export async function claimDueDeliveries(
+  prisma: PrismaClient,
+  now: Date,
+  limit: number,
+  leaseMs: number,
+): Promise<string[]> {
+  const leaseUntil = new Date(now.getTime() + leaseMs)
+  const rows = await prisma.$queryRaw<{ id: string }[]>`
+    UPDATE webhook_deliveries SET next_attempt_at = ${leaseUntil}
+    WHERE id IN (
+      SELECT id FROM webhook_deliveries
+      WHERE status = 'pending' AND next_attempt_at <= ${now}
+      ORDER BY next_attempt_at
+      LIMIT ${limit}
+      FOR UPDATE SKIP LOCKED
+    )
+    RETURNING id`
+  return rows.map((row) => row.id)
+}
