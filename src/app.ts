@@ -12,9 +12,13 @@ import metricsPlugin from './plugins/metrics.js'
 import openapiPlugin from './plugins/openapi.js'
 import type { PoyoClient } from './poyo/client.js'
 import callbackRoutes from './routes/callbacks.js'
+import dashboardRoutes from './routes/dashboard.js'
 import deliveryRoutes from './routes/deliveries.js'
 import healthRoutes from './routes/health.js'
 import modelRoutes from './routes/models.js'
+import statsRoutes from './routes/stats.js'
+import streamRoutes from './routes/stream.js'
+import taskQueryRoutes from './routes/task-queries.js'
 import taskRoutes from './routes/tasks.js'
 import type { UrlPolicy } from './webhooks/ssrf.js'
 
@@ -67,6 +71,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
   }).withTypeProvider<TypeBoxTypeProvider>()
 
+  // JSON only: a text/plain body is 415, not a string that fails validation.
+  app.removeContentTypeParser('text/plain')
   app.decorate('config', deps.config)
   app.decorate('prisma', deps.prisma)
   app.decorate('clock', deps.clock)
@@ -88,6 +94,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(modelRoutes)
   await app.register(taskRoutes)
   await app.register(callbackRoutes)
+  await app.register(taskQueryRoutes)
+  await app.register(statsRoutes)
+  await app.register(streamRoutes)
+  await app.register(dashboardRoutes)
   await app.register(deliveryRoutes)
   return app
 }

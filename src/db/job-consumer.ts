@@ -18,7 +18,7 @@ export function consume<T extends object>(
   queue: JobQueue,
   name: QueueName,
   options: { batchSize: number; intervalMs: number },
-  handler: (jobs: PgBoss.Job<T>[]) => Promise<void>,
+  handler: (job: PgBoss.Job<T>) => Promise<void>,
   logger: ServiceLogger,
 ): Consumer {
   let stopping = false
@@ -46,15 +46,21 @@ export function consume<T extends object>(
         if (!stopping) await pause(options.intervalMs)
         continue
       }
-      const ids = jobs.map((job) => job.id)
-      try {
-        await handler(jobs)
-        await queue.complete(name, ids)
-      } catch (error) {
-        logger.warn({ err: error, queue: name }, 'job failed; the queue will retry it')
-        // If even this fails, the jobs expire and the queue retries them.
-        await queue.fail(name, ids).catch(() => {})
+      // Each job settles on its own, so one failure does not re-run the others.
+      const results = await Promise.allSettled(jobs.map((job) => handler(job)))
+      const done = jobs.filter((_, i) => results[i]?.status === 'fulfilled').map((job) => job.id)
+      const failed = jobs.filter((_, i) => results[i]?.status === 'rejected').map((job) => job.id)
+      for (const result of results) {
+        if (result.status === 'rejected')
+          logger.warn({ err: result.reason, queue: name }, 'job failed; the queue will retry it')
       }
+      // If settling fails (database gone), the jobs expire and the queue hands them out again.
+      if (done.length)
+        await queue
+          .complete(name, done)
+          .catch((error) => logger.warn({ err: error }, 'could not complete jobs'))
+      if (failed.length)
+        await queue.fail(name, failed).catch((error) => logger.warn({ err: error }, 'could not fail jobs'))
     }
   })()
 

@@ -75,7 +75,7 @@ async function errorsPlugin(app: FastifyInstance) {
     if (error.validation) {
       const context = error.validationContext ?? 'body'
       const errors = (error.validation as AjvError[]).map((item) => describeSchemaError(context, item))
-      const detail = errors.map((e) => `${e.pointer ?? e.parameter}: ${e.detail}`).join('; ')
+      const detail = errors.map((e) => `${e.pointer || e.parameter || 'body'}: ${e.detail}`).join('; ')
       return send(reply, 400, problemFor(request, 400, 'INVALID_REQUEST', detail, errors))
     }
     const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500

@@ -130,7 +130,10 @@ function causeCodes(err: unknown): string[] {
 
 export function isConnectFailure(err: unknown): boolean {
   const codes = causeCodes(err)
-  return codes.length > 0 && codes.every((code) => CONNECT_FAILURE_CODES.has(code))
+  if (codes.length > 0 && codes.every((code) => CONNECT_FAILURE_CODES.has(code))) return true
+  // fetch refuses some ports (1, 9, 25, …) before opening any connection: nothing was sent.
+  const cause = (err as { cause?: unknown } | null)?.cause
+  return cause instanceof Error && cause.message === 'bad port'
 }
 
 function isTimeout(err: unknown): boolean {

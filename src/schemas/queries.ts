@@ -7,7 +7,6 @@ export const ListTasksQuery = Type.Object(
   {
     status: Type.Optional(
       Type.Array(TaskStatusSchema, {
-        uniqueItems: true,
         description: 'Repeat to match any of several statuses (`?status=running&status=queued`)',
       }),
     ),

@@ -28,13 +28,9 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
     queue,
     Queues.submit,
     { batchSize: 8, intervalMs: 500 },
-    async (jobs) => {
-      // Each attempt settles on its own; a throw (database trouble) retries the batch, which is
-      // safe because an attempt claims its task before calling PoYo.
-      const results = await Promise.allSettled(jobs.map((job) => submitTask(deps, job.data.taskId)))
-      const failure = results.find((result) => result.status === 'rejected')
-      if (failure) throw failure.reason
-    },
+    // A throw (database trouble) retries the job, which is safe: an attempt claims its task
+    // before calling PoYo.
+    (job) => submitTask(deps, job.data.taskId),
     logger,
   )
 

@@ -1,0 +1,108 @@
+import type { Static } from '@sinclair/typebox'
+import type { PrismaClient } from '../db/client.js'
+import { Prisma, type Task } from '../generated/prisma/client.js'
+import type { ListTasksQuery } from '../schemas/queries.js'
+import type { Caller } from '../tasks/caller.js'
+import type { TaskStatus } from '../tasks/status.js'
+import { decodeCursor, encodeCursor, filterFingerprint, type Position } from './cursor.js'
+import { invalidParameter, parseInstant } from './params.js'
+import { visibleTasksSql } from './scope.js'
+
+export interface TaskFilters {
+  status: TaskStatus[]
+  model?: string
+  createdAfter?: Date
+  createdBefore?: Date
+  /** API key id (admins only). */
+  client?: string
+  q?: string
+}
+
+export interface ListRequest {
+  filters: TaskFilters
+  limit: number
+  after: Position | null
+  fingerprint: string
+}
+
+/** Checks what the schema cannot (who may filter by client, date order, the cursor) and normalizes. */
+export function parseListQuery(query: Static<typeof ListTasksQuery>, caller: Caller): ListRequest {
+  if (query.client !== undefined && caller.role !== 'admin')
+    throw invalidParameter('client', 'is for admin keys only: a client key always sees its own tasks')
+  const filters: TaskFilters = { status: [...new Set(query.status ?? [])].sort() }
+  if (query.model !== undefined) filters.model = query.model
+  if (query.created_after !== undefined)
+    filters.createdAfter = parseInstant('created_after', query.created_after)
+  if (query.created_before !== undefined)
+    filters.createdBefore = parseInstant('created_before', query.created_before)
+  if (filters.createdAfter && filters.createdBefore && filters.createdAfter >= filters.createdBefore)
+    throw invalidParameter('created_before', 'must be later than created_after')
+  if (query.client !== undefined) filters.client = query.client.toLowerCase()
+  if (query.q !== undefined) filters.q = query.q
+  const fingerprint = filterFingerprint({
+    status: filters.status,
+    model: filters.model,
+    created_after: filters.createdAfter?.toISOString(),
+    created_before: filters.createdBefore?.toISOString(),
+    client: filters.client,
+    q: filters.q,
+  })
+  const after = query.cursor === undefined ? null : decodeCursor(query.cursor, fingerprint)
+  return { filters, limit: query.limit, after, fingerprint }
+}
+
+/** `q` as an ILIKE pattern: the user's text matches literally, wildcards included. */
+function containsPattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (char) => `\\${char}`)}%`
+}
+
+/**
+ * The ids of one page, newest first. Keyset pagination: the row comparison against the
+ * previous page's last (created_at, id) is an index condition on the (…, created_at desc,
+ * id desc) indexes, so a deep page costs what the first one does. Tasks created while a
+ * client pages sort before its cursor, so they never shift later pages.
+ */
+export function listTasksSql(caller: Caller, filters: TaskFilters, after: Position | null, take: number) {
+  const conditions: Prisma.Sql[] = [visibleTasksSql(caller)]
+  if (filters.status.length > 0) conditions.push(Prisma.sql`status = ANY(${filters.status}::"TaskStatus"[])`)
+  if (filters.model !== undefined) conditions.push(Prisma.sql`model = ${filters.model}`)
+  if (filters.createdAfter)
+    conditions.push(Prisma.sql`created_at >= ${filters.createdAfter.toISOString()}::timestamptz`)
+  if (filters.createdBefore)
+    conditions.push(Prisma.sql`created_at < ${filters.createdBefore.toISOString()}::timestamptz`)
+  if (filters.client !== undefined) conditions.push(Prisma.sql`api_key_id = ${filters.client}::uuid`)
+  // The expression matches the trigram index of migration `prompt_search`.
+  if (filters.q !== undefined)
+    conditions.push(Prisma.sql`task_prompt_text_manual(input) ILIKE ${containsPattern(filters.q)}`)
+  if (after)
+    conditions.push(
+      Prisma.sql`(created_at, id) < (${after.createdAt.toISOString()}::timestamptz, ${after.id}::uuid)`,
+    )
+  return Prisma.sql`
+    SELECT id FROM tasks
+    WHERE ${Prisma.join(conditions, ' AND ')}
+    ORDER BY created_at DESC, id DESC
+    LIMIT ${take}`
+}
+
+/** One page of the tasks `caller` may see, and the position after it when there is more. */
+export async function listTasks(
+  prisma: PrismaClient,
+  caller: Caller,
+  request: ListRequest,
+): Promise<{ tasks: Task[]; nextCursor: string | null }> {
+  // One row more than asked tells whether another page exists.
+  const rows = await prisma.$queryRaw<{ id: string }[]>(
+    listTasksSql(caller, request.filters, request.after, request.limit + 1),
+  )
+  const ids = rows.slice(0, request.limit).map((row) => row.id)
+  const found = await prisma.task.findMany({ where: { id: { in: ids } } })
+  const byId = new Map(found.map((task) => [task.id, task]))
+  const tasks = ids.map((id) => byId.get(id)).filter((task): task is Task => task !== undefined)
+  const last = tasks.at(-1)
+  const nextCursor =
+    rows.length > request.limit && last
+      ? encodeCursor({ createdAt: last.createdAt, id: last.id }, request.fingerprint)
+      : null
+  return { tasks, nextCursor }
+}
