@@ -44,7 +44,10 @@ t.test('GET /readyz is 503 when the database stops accepting connections', async
   const setAllowed = (allowed: boolean) =>
     withPgClient(serverUrl, async (client) => {
       await client.query(`ALTER DATABASE "${name}" WITH ALLOW_CONNECTIONS ${allowed}`)
-      if (!allowed) await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [name])
+      if (!allowed)
+        await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [
+          name,
+        ])
     })
   await setAllowed(false)
   t.teardown(() => setAllowed(true))

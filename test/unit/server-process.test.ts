@@ -20,7 +20,9 @@ function startServer(env: Record<string, string>): {
   exited: Promise<number | null>
 } {
   const cleanEnv = Object.fromEntries(
-    Object.entries(process.env).filter(([key]) => !/^(DATABASE_URL|POYO_|PUBLIC_URL|TEST_|TAP|NODE_OPTIONS)/.test(key)),
+    Object.entries(process.env).filter(
+      ([key]) => !/^(DATABASE_URL|POYO_|PUBLIC_URL|TEST_|TAP|NODE_OPTIONS)/.test(key),
+    ),
   )
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     env: { ...cleanEnv, ...env },
