@@ -25,6 +25,8 @@ import type { UrlPolicy } from './webhooks/ssrf.js'
 /** Everything the app needs from outside; the server and the tests pass the same kinds of things. */
 export interface AppDeps {
   config: Config
+  /** The database in use (DATABASE_URL or the embedded one), for connections of their own (LISTEN). */
+  databaseUrl: string
   prisma: PrismaClient
   logger: Logger
   clock: Clock
@@ -43,6 +45,7 @@ export interface AppDeps {
 declare module 'fastify' {
   interface FastifyInstance {
     config: Config
+    databaseUrl: string
     prisma: PrismaClient
     clock: Clock
     shippedMigrations: readonly string[]
@@ -74,6 +77,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // JSON only: a text/plain body is 415, not a string that fails validation.
   app.removeContentTypeParser('text/plain')
   app.decorate('config', deps.config)
+  app.decorate('databaseUrl', deps.databaseUrl)
   app.decorate('prisma', deps.prisma)
   app.decorate('clock', deps.clock)
   app.decorate('shippedMigrations', deps.shippedMigrations)

@@ -156,6 +156,7 @@ export async function startRuntime(
     return {
       deps: {
         config,
+        databaseUrl: database.url,
         prisma,
         logger,
         clock,

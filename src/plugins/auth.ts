@@ -11,9 +11,13 @@ declare module 'fastify' {
   }
 }
 
-/** /v1 needs an API key, except PoYo's callbacks (they carry a per-task token instead). */
-function needsApiKey(url: string): boolean {
-  return url.startsWith('/v1/') && !url.startsWith('/v1/callbacks/')
+/**
+ * /v1 needs an API key, except PoYo's callbacks (they carry a per-task token instead). Judged
+ * by the matched route, not the raw URL: the router decodes `/%761/tasks` to `/v1/tasks`.
+ */
+function needsApiKey(request: FastifyRequest): boolean {
+  const path = request.routeOptions.url ?? request.url
+  return path.startsWith('/v1/') && !path.startsWith('/v1/callbacks/')
 }
 
 /** The bearer token; the event stream may pass it as `access_token` (EventSource cannot set headers). */
@@ -38,7 +42,7 @@ async function authPlugin(app: FastifyInstance) {
   app.decorateRequest('caller', null as unknown as Caller)
 
   app.addHook('onRequest', async (request, reply) => {
-    if (!needsApiKey(request.url)) return
+    if (!needsApiKey(request)) return
     const token = bearerToken(request)
     reply.header('www-authenticate', 'Bearer')
     if (!token) throw new UnauthorizedError('An API key is required: Authorization: Bearer <key>')

@@ -48,7 +48,7 @@ export function parseListQuery(query: Static<typeof ListTasksQuery>, caller: Cal
     q: filters.q,
   })
   const after = query.cursor === undefined ? null : decodeCursor(query.cursor, fingerprint)
-  return { filters, limit: query.limit, after, fingerprint }
+  return { filters, limit: query.limit ?? 20, after, fingerprint }
 }
 
 /** `q` as an ILIKE pattern: the user's text matches literally, wildcards included. */
@@ -64,7 +64,6 @@ function containsPattern(text: string): string {
  */
 export function listTasksSql(caller: Caller, filters: TaskFilters, after: Position | null, take: number) {
   const conditions: Prisma.Sql[] = [visibleTasksSql(caller)]
-  if (filters.status.length > 0) conditions.push(Prisma.sql`status = ANY(${filters.status}::"TaskStatus"[])`)
   if (filters.model !== undefined) conditions.push(Prisma.sql`model = ${filters.model}`)
   if (filters.createdAfter)
     conditions.push(Prisma.sql`created_at >= ${filters.createdAfter.toISOString()}::timestamptz`)
@@ -78,9 +77,18 @@ export function listTasksSql(caller: Caller, filters: TaskFilters, after: Positi
     conditions.push(
       Prisma.sql`(created_at, id) < (${after.createdAt.toISOString()}::timestamptz, ${after.id}::uuid)`,
     )
+  const page = (extra: Prisma.Sql[]) => Prisma.sql`
+    SELECT id, created_at FROM tasks
+    WHERE ${Prisma.join([...conditions, ...extra], ' AND ')}
+    ORDER BY created_at DESC, id DESC
+    LIMIT ${take}`
+  const byStatus = filters.status.map((status) => [Prisma.sql`status = ${status}::"TaskStatus"`])
+  if (byStatus.length <= 1) return Prisma.sql`SELECT id FROM (${page(byStatus[0] ?? [])}) AS page`
+  // Several statuses: one ordered index scan per status, merged (a Merge Append), rather
+  // than every matching row sorted (status IN (...) cannot be read in created_at order).
+  const branches = byStatus.map((extra) => Prisma.sql`(${page(extra)})`)
   return Prisma.sql`
-    SELECT id FROM tasks
-    WHERE ${Prisma.join(conditions, ' AND ')}
+    SELECT id FROM (${Prisma.join(branches, ' UNION ALL ')}) AS page
     ORDER BY created_at DESC, id DESC
     LIMIT ${take}`
 }

@@ -14,7 +14,7 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         description:
           'Counts, success rate, credits and submit-to-finish percentiles cover tasks created in [from, to). The series counts, per UTC bucket, tasks created and tasks that ended in it.',
         querystring: StatsQuery,
-        response: { 200: Stats, 400: problemRef },
+        response: { 200: Stats, 400: problemRef, 401: problemRef, 429: problemRef },
       },
     },
     async (request) => {

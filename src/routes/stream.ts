@@ -1,5 +1,4 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyInstance } from 'fastify'
 import { ServiceUnavailableError } from '../errors.js'
 import { problemRef } from '../schemas/problem.js'
 import { StreamHeaders, StreamMessage, StreamQuery } from '../schemas/queries.js'
@@ -7,25 +6,12 @@ import { createTaskFeed } from '../stream/feed.js'
 import { createChangeHub } from '../stream/hub.js'
 import { type StreamSession, startStreamSession } from '../stream/session.js'
 
-/**
- * The database the LISTEN connection opens. The app's deps do not carry the URL, and with
- * the embedded Postgres DATABASE_URL is unset, so it is the one the job queue was started
- * with (pg-boss keeps its constructor options on its Db).
- */
-function listenerConnectionString(app: FastifyInstance): string {
-  if (app.config.DATABASE_URL) return app.config.DATABASE_URL
-  const db = app.queue.getDb() as { config?: { connectionString?: string } }
-  const url = db.config?.connectionString
-  if (!url) throw new Error('stream: no database URL for the LISTEN connection')
-  return url
-}
-
 const listenTimeoutMs = 5_000
 
 /** Server-sent events of task status changes, from every instance, resumable with Last-Event-ID. */
 const streamRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const logger = app.log.child({ component: 'stream' })
-  const hub = createChangeHub({ connectionString: listenerConnectionString(app), logger })
+  const hub = createChangeHub({ connectionString: app.databaseUrl, logger })
   const feed = createTaskFeed(hub, app.prisma, logger)
   const sessions = new Set<StreamSession>()
 
@@ -54,6 +40,8 @@ const streamRoutes: FastifyPluginAsyncTypebox = async (app) => {
             content: { 'text/event-stream': { schema: StreamMessage } },
           },
           400: problemRef,
+          401: problemRef,
+          429: problemRef,
           503: problemRef,
         },
       },
@@ -64,7 +52,6 @@ const streamRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const lastEventId = request.headers['last-event-id']
       reply.hijack()
       const session = startStreamSession({
-        request: request.raw,
         response: reply.raw,
         requestId: request.id,
         caller: request.caller,
@@ -72,7 +59,7 @@ const streamRoutes: FastifyPluginAsyncTypebox = async (app) => {
         feed,
         logger: request.log,
         lastEventId: lastEventId === undefined ? null : BigInt(lastEventId),
-        heartbeatMs: request.query.heartbeat * 1000,
+        heartbeatMs: (request.query.heartbeat ?? 15) * 1000,
       })
       sessions.add(session)
       void session.done.then(() => sessions.delete(session))

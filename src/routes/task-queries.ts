@@ -19,7 +19,7 @@ const taskQueryRoutes: FastifyPluginAsyncTypebox = async (app) => {
         description:
           'Filters combine with AND. Pages are keyset-paginated: pass `next_cursor` back as `cursor` with the same filters; tasks created meanwhile do not shift later pages. Client keys see their own tasks only.',
         querystring: ListTasksQuery,
-        response: { 200: TaskList, 400: problemRef },
+        response: { 200: TaskList, 400: problemRef, 401: problemRef, 429: problemRef },
       },
     },
     async (request) => {
@@ -37,7 +37,7 @@ const taskQueryRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: "The task's timeline, oldest first",
         description: 'Submit attempts, callbacks, polls, status changes and ignored updates, as recorded.',
         params: TaskIdParams,
-        response: { 200: TaskEventList, 400: problemRef, 404: problemRef },
+        response: { 200: TaskEventList, 400: problemRef, 401: problemRef, 404: problemRef, 429: problemRef },
       },
     },
     async (request) => {

@@ -30,7 +30,7 @@ export const ListTasksQuery = Type.Object(
         description: 'Case-insensitive substring of the prompt (or of any multi_prompt prompt)',
       }),
     ),
-    limit: Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'Page size' }),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'Page size' })),
     cursor: Type.Optional(
       Type.String({
         minLength: 1,
@@ -132,12 +132,17 @@ export const Stats = Type.Object({
 
 export const StreamQuery = Type.Object(
   {
-    heartbeat: Type.Integer({
-      minimum: 1,
-      maximum: 60,
-      default: 15,
-      description: 'Seconds between heartbeat comments (for proxies with short idle timeouts)',
-    }),
+    access_token: Type.Optional(
+      Type.String({ description: 'The API key, for EventSource clients (they cannot set Authorization)' }),
+    ),
+    heartbeat: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 60,
+        default: 15,
+        description: 'Seconds between heartbeat comments (for proxies with short idle timeouts)',
+      }),
+    ),
   },
   { additionalProperties: false },
 )

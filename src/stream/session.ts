@@ -1,6 +1,8 @@
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { ServerResponse } from 'node:http'
 import type { FastifyBaseLogger as Logger } from 'fastify'
+import { Gauge } from 'prom-client'
 import type { PrismaClient } from '../db/client.js'
+import { registry } from '../metrics.js'
 import { changesAfter, latestChangeId, type TaskChangeRow, toTaskEventResource } from '../queries/events.js'
 import { canSeeTask } from '../queries/scope.js'
 import type { Caller } from '../tasks/caller.js'
@@ -8,7 +10,6 @@ import { toTaskResource } from '../tasks/resource.js'
 import type { TaskFeed } from './feed.js'
 
 export interface SessionOptions {
-  request: IncomingMessage
   response: ServerResponse
   requestId: string
   caller: Caller
@@ -25,6 +26,12 @@ export interface StreamSession {
   end(): void
   done: Promise<void>
 }
+
+const streamClients = new Gauge({
+  name: 'stream_clients',
+  help: 'Open GET /v1/stream responses in this process',
+  registers: [registry],
+})
 
 const replayPageSize = 200
 // A client this far behind is not reading: drop it; it resumes from the database.
@@ -87,12 +94,15 @@ export function startStreamSession(options: SessionOptions): StreamSession {
   function end() {
     if (ended) return
     ended = true
+    streamClients.dec()
     clearInterval(heartbeat)
     unsubscribe()
     response.end()
     resolveDone()
   }
-  options.request.on('close', end)
+  streamClients.inc()
+  // The response's close is the reliable sign that the client went away.
+  response.on('close', end)
   response.on('error', end)
 
   response.writeHead(200, {

@@ -24,17 +24,23 @@ interface AttemptResult {
 /**
  * An HTTP agent that connects only to addresses vetted at connect time: the check and
  * the connection use the same DNS answer, so a host cannot rebind to a private address
- * between them.
+ * between them. Node (autoSelectFamily, the default since 20) asks for `all` addresses.
  */
 function vettedAgent(policy: UrlPolicy, timeoutMs: number): Agent {
   return new Agent({
     connect: {
       timeout: timeoutMs,
-      lookup: (hostname, _options, callback) => {
+      lookup: (hostname, options, callback) => {
         resolveSafeAddresses(hostname, policy).then(
           (addresses) => {
-            const address = addresses[0] as string
-            callback(null, address, address.includes(':') ? 6 : 4)
+            const family = options.family === 'IPv4' ? 4 : options.family === 'IPv6' ? 6 : options.family
+            const entries = addresses
+              .map((address) => ({ address, family: address.includes(':') ? 6 : 4 }))
+              .filter((entry) => !family || entry.family === family)
+            const [first] = entries
+            if (!first) callback(new Error(`${hostname} has no IPv${family} address`), '', 4)
+            else if (options.all) callback(null, entries)
+            else callback(null, first.address, first.family)
           },
           (error: Error) => callback(error, '', 4),
         )

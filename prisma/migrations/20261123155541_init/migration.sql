@@ -137,6 +137,9 @@ CREATE INDEX "tasks_api_key_id_created_at_id_idx" ON "tasks"("api_key_id", "crea
 CREATE INDEX "tasks_next_poll_at_idx" ON "tasks"("next_poll_at");
 
 -- CreateIndex
+CREATE INDEX "tasks_finished_at_idx" ON "tasks"("finished_at");
+
+-- CreateIndex
 CREATE UNIQUE INDEX "tasks_client_scope_idempotency_key_key" ON "tasks"("client_scope", "idempotency_key");
 
 -- CreateIndex

@@ -1,0 +1,79 @@
+import { randomUUID } from 'node:crypto'
+import { createServer } from 'node:net'
+import { createApiKey } from '../../src/auth/api-keys.js'
+import type { PrismaClient } from '../../src/db/client.js'
+import type { Prisma } from '../../src/generated/prisma/client.js'
+import type { TaskStatus } from '../../src/tasks/status.js'
+
+/** Settings for apps whose tests make hundreds of requests with one key. */
+export const busyEnv = { RATE_LIMIT_PER_MINUTE: '1000000' }
+
+export interface TestKey {
+  id: string
+  /** Request headers carrying the key. */
+  headers: { authorization: string }
+}
+
+/** A real API key of `role`, as a request sends it. */
+export async function createKey(
+  prisma: PrismaClient,
+  role: 'admin' | 'client',
+  name: string = role,
+): Promise<TestKey> {
+  const { apiKey, secret } = await createApiKey(prisma, { name, role })
+  return { id: apiKey.id, headers: { authorization: `Bearer ${secret}` } }
+}
+
+export interface SeedTask {
+  id?: string
+  model: string
+  status: TaskStatus
+  createdAt: Date
+  input: Record<string, unknown>
+  apiKeyId?: string | null
+  submittedAt?: Date | null
+  finishedAt?: Date | null
+  credits?: number | null
+}
+
+/** Inserts tasks directly (no PoYo, no jobs); returns their ids in input order. */
+export async function insertTasks(prisma: PrismaClient, tasks: SeedTask[]): Promise<string[]> {
+  const rows: Prisma.TaskCreateManyInput[] = tasks.map((task) => ({
+    id: task.id ?? randomUUID(),
+    model: task.model,
+    status: task.status,
+    input: task.input as Prisma.InputJsonValue,
+    apiKeyId: task.apiKeyId ?? null,
+    clientScope: task.apiKeyId ?? 'local',
+    estimatedCredits: 100,
+    deadlineAt: new Date(task.createdAt.getTime() + 3_600_000),
+    createdAt: task.createdAt,
+    updatedAt: task.createdAt,
+    submittedAt: task.submittedAt ?? null,
+    finishedAt: task.finishedAt ?? null,
+    credits: task.credits ?? null,
+  }))
+  await prisma.task.createMany({ data: rows })
+  return rows.map((row) => row.id as string)
+}
+
+/** A small deterministic PRNG, so a failing data set can be reproduced. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0
+  return () => {
+    state = (state * 1_664_525 + 1_013_904_223) >>> 0
+    return state / 2 ** 32
+  }
+}
+
+/** A port nothing listens on now, so an app can be told its PUBLIC_URL before it listens. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
+    })
+  })
+}
