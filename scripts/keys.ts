@@ -105,3 +105,7 @@ await withConfiguredDatabase(config, async (url) => {
     await prisma.$disconnect()
   }
 })
+// applyMigrations' wasm schema engine leaves a 10 s timer running, which would hold every
+// command for 10 s after its work is done: flush the output and exit now.
+await new Promise<void>((resolve) => process.stdout.write('', () => resolve()))
+process.exit(0)

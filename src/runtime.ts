@@ -51,6 +51,7 @@ async function resolveDatabase(
   const embedded = await startEmbeddedPostgres({
     dataDir: config.EMBEDDED_PG_DIR,
     port: config.EMBEDDED_PG_PORT,
+    callerHandlesSignals: true,
   })
   closers.push({ name: 'embedded postgres', close: () => embedded.stop() })
   return {

@@ -31,12 +31,23 @@ export async function startJobQueue(databaseUrl: string, logger: Logger): Promis
     else logger.error({ err: error }, 'job queue error')
   })
   await boss.start()
-  for (const name of Object.values(Queues)) {
+  // Submit attempts retry (with backoff) only when the database failed them; PoYo's own
+  // answers are handled by the worker, which schedules its next attempt itself.
+  await boss.createQueue(Queues.submit, {
+    name: Queues.submit,
+    retryLimit: 20,
+    retryDelay: 5,
+    retryBackoff: true,
+    expireInSeconds: 300,
+  })
+  // Sweeps are chains: each run queues the next. `stately` keeps at most one waiting and one
+  // running cluster-wide, so instances share one chain and the poll cap is global.
+  for (const name of [Queues.pollSweep, Queues.webhookSweep]) {
     await boss.createQueue(name, {
       name,
-      retryLimit: 5,
-      retryDelay: 5,
-      retryBackoff: true,
+      policy: 'stately',
+      retryLimit: 1000,
+      retryDelay: 2,
       expireInSeconds: 300,
     })
   }

@@ -33,6 +33,25 @@ function loadWasm(): Promise<void> {
   return wasmReady
 }
 
+/**
+ * @prisma/adapter-pg runs a migration script by splitting it on every `;`, which breaks
+ * function bodies and string literals. Postgres takes the whole script as one simple
+ * query (in one implicit transaction), as `prisma migrate deploy` sends it.
+ */
+function wholeScripts(factory: PrismaPg): PrismaPg {
+  const connect = factory.connect.bind(factory)
+  factory.connect = async () => {
+    const adapter = await connect()
+    // The engine understands only the adapter's own error type, which `onError` throws.
+    const onError = (adapter as unknown as { onError(error: unknown): never }).onError.bind(adapter)
+    adapter.executeScript = async (script: string) => {
+      await adapter.underlyingDriver().query(script).catch(onError)
+    }
+    return adapter
+  }
+  return factory
+}
+
 /** Runs `fn` with a schema engine connected to `databaseUrl`, then frees it and its connections. */
 export async function withSchemaEngine<T>(
   databaseUrl: string,
@@ -43,7 +62,7 @@ export async function withSchemaEngine<T>(
   // Our own pool, so every connection is closed afterwards (a template database must have none).
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 })
   try {
-    const adapter = bindMigrationAwareSqlAdapterFactory(new PrismaPg(pool))
+    const adapter = bindMigrationAwareSqlAdapterFactory(wholeScripts(new PrismaPg(pool)))
     const engine = await bindings.SchemaEngine.new(
       { datamodels: [['schema.prisma', datamodel]] },
       () => {},

@@ -11,7 +11,8 @@ export async function startSweepChain(
   queue: JobQueue,
   name: QueueName,
   intervalMs: number,
-  run: () => Promise<void>,
+  /** One run; it may ask for the next one to wait longer (e.g. PoYo's Retry-After), in ms. */
+  run: () => Promise<number | undefined>,
   logger: ServiceLogger,
 ): Promise<Consumer> {
   let stopping = false
@@ -24,12 +25,16 @@ export async function startSweepChain(
   const consumer = consume(
     queue,
     name,
-    { batchSize: 1, intervalMs: Math.max(250, intervalMs / 2) },
+    { batchSize: 1, intervalMs: Math.max(100, intervalMs / 4) },
     async () => {
+      const started = Date.now()
+      let waitMs: number | undefined
       try {
-        await run()
+        waitMs = await run()
       } finally {
-        await queueNext(intervalMs / 1000)
+        // Runs start `intervalMs` apart (a run's own duration counts), unless it asked for more.
+        const next = waitMs ?? Math.max(0, intervalMs - (Date.now() - started))
+        await queueNext(next / 1000)
       }
     },
     logger,

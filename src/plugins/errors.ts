@@ -67,6 +67,18 @@ function send(reply: FastifyReply, status: number, body: ReturnType<typeof probl
   return reply.code(status).type('application/problem+json').send(body)
 }
 
+/**
+ * Errors that mean "try again soon", not "this request is wrong": the database cannot be
+ * reached, its pool or a transaction slot timed out (Prisma P1001/P1002/P1017/P2024/P2028),
+ * or the connection dropped.
+ */
+function isDatabaseUnavailable(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code
+  if (typeof code === 'string' && ['P1001', 'P1002', 'P1017', 'P2024', 'P2028'].includes(code)) return true
+  const text = String((error as Error)?.message ?? '')
+  return /ECONNREFUSED|Connection terminated|terminating connection|too many clients|timeout exceeded when trying to connect/i.test(text)
+}
+
 /** The one error handler: 4xx say what was wrong; 5xx say nothing of the internals. */
 async function errorsPlugin(app: FastifyInstance) {
   app.addSchema(Problem)
@@ -77,6 +89,12 @@ async function errorsPlugin(app: FastifyInstance) {
       const errors = (error.validation as AjvError[]).map((item) => describeSchemaError(context, item))
       const detail = errors.map((e) => `${e.pointer || e.parameter || 'body'}: ${e.detail}`).join('; ')
       return send(reply, 400, problemFor(request, 400, 'INVALID_REQUEST', detail, errors))
+    }
+    if (isDatabaseUnavailable(error)) {
+      request.log.warn({ err: error }, 'database unavailable or saturated')
+      reply.header('retry-after', '1')
+      const detail = 'The database is unavailable or busy; retry shortly'
+      return send(reply, 503, problemFor(request, 503, 'SERVICE_UNAVAILABLE', detail))
     }
     const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500
     if (status >= 500) {

@@ -98,9 +98,12 @@ async function handleUnclaimable(deps: SubmitDeps, taskId: string, now: Date): P
     // Another attempt is still within its timeout: leave it be. Older than that, it was cut
     // off (crash or restart) after possibly reaching PoYo: its outcome is unknown.
     const stale = now.getTime() - task.submitInFlightAt.getTime() > deps.config.POYO_TIMEOUT_MS + 30_000
-    if (stale)
-      await recordAmbiguous(deps, task, 'a submit attempt was interrupted (the service stopped mid-request)')
-    return
+    if (stale) {
+      return recordAmbiguous(deps, task, 'a submit attempt was interrupted (the service stopped mid-request)')
+    }
+    // Failing the job makes the queue look again later (with backoff): by then the other
+    // attempt has recorded its answer, or its marker has gone stale.
+    throw new Error(`task ${taskId}: a submit attempt is in flight; checking again later`)
   }
   if (task.deadlineAt <= now) {
     await deps.prisma.$transaction((tx) =>

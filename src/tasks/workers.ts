@@ -42,6 +42,8 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
     async () => {
       const result = await runPollSweep(deps, pollOptions)
       if (result.overdue || result.backedOffMs) logger.info(result, 'poll sweep')
+      // PoYo asked us to slow down (429): the whole account waits, not just this batch.
+      return result.backedOffMs
     },
     logger,
   )
@@ -53,6 +55,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
     1_000,
     async () => {
       await runWebhookSweep(deliveryDeps)
+      return undefined
     },
     logger,
   )
