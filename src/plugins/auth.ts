@@ -23,7 +23,9 @@ function needsApiKey(request: FastifyRequest): boolean {
 /** The bearer token; the event stream may pass it as `access_token` (EventSource cannot set headers). */
 function bearerToken(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization
-  if (header?.startsWith('Bearer ')) return header.slice('Bearer '.length).trim()
+  // The scheme name is case-insensitive (RFC 9110).
+  const match = header ? /^bearer\s+(\S+)\s*$/i.exec(header) : null
+  if (match?.[1]) return match[1]
   const query = request.query as Record<string, unknown> | undefined
   if (request.routeOptions.url === '/v1/stream' && typeof query?.access_token === 'string')
     return query.access_token

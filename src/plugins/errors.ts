@@ -76,7 +76,9 @@ function isDatabaseUnavailable(error: unknown): boolean {
   const code = (error as { code?: unknown })?.code
   if (typeof code === 'string' && ['P1001', 'P1002', 'P1017', 'P2024', 'P2028'].includes(code)) return true
   const text = String((error as Error)?.message ?? '')
-  return /ECONNREFUSED|Connection terminated|terminating connection|too many clients|timeout exceeded when trying to connect/i.test(text)
+  return /ECONNREFUSED|Connection terminated|terminating connection|too many clients|timeout exceeded when trying to connect/i.test(
+    text,
+  )
 }
 
 /** The one error handler: 4xx say what was wrong; 5xx say nothing of the internals. */

@@ -47,10 +47,7 @@ export async function pollTask(
       now,
     )
     const outcome = await applyProviderReport(deps, task.id, report, 'poller')
-    await deps.prisma.task.updateMany({
-      where: { id: task.id, status: { in: [...activeStatuses] } },
-      data: { pollAttempts: attempts, nextPollAt: new Date(now.getTime() + nextPollDelayMs(attempts)) },
-    })
+    await scheduleNextPoll(deps, task.id, attempts, now, nextPollDelayMs(attempts))
     return { ok: true, outcome }
   } catch (error) {
     if (!isPoyoError(error)) throw error
@@ -67,10 +64,7 @@ export async function pollTask(
       { error: error.toJSON(), retry_in_ms: delay },
       now,
     )
-    await deps.prisma.task.updateMany({
-      where: { id: task.id, status: { in: [...activeStatuses] } },
-      data: { pollAttempts: attempts, nextPollAt: new Date(now.getTime() + delay) },
-    })
+    await scheduleNextPoll(deps, task.id, attempts, now, delay)
     return {
       ok: false,
       error: error.message,
@@ -78,6 +72,40 @@ export async function pollTask(
       ...(error.retryAfterMs ? { retryAfterMs: error.retryAfterMs } : {}),
     }
   }
+}
+
+/** After we fail a task for its deadline, PoYo is still asked this often, for this long. */
+const afterDeadlinePollMs = 10 * 60_000
+const afterDeadlineWindowMs = 24 * 3_600_000
+
+/**
+ * Sets when a task is polled next: active tasks after `delayMs`; a task we failed for its
+ * deadline sparsely until a day has passed; anything else never.
+ */
+async function scheduleNextPoll(
+  deps: Pick<PollDeps, 'prisma'>,
+  taskId: string,
+  attempts: number,
+  now: Date,
+  delayMs: number,
+) {
+  await deps.prisma.task.updateMany({
+    where: { id: taskId, status: { in: [...activeStatuses] } },
+    data: { pollAttempts: attempts, nextPollAt: new Date(now.getTime() + delayMs) },
+  })
+  const overdue = { id: taskId, status: 'failed' as const, errorCode: TaskErrorCode.deadlineExceeded }
+  const windowStart = new Date(now.getTime() - afterDeadlineWindowMs)
+  await deps.prisma.task.updateMany({
+    where: { ...overdue, finishedAt: { gt: windowStart } },
+    data: {
+      pollAttempts: attempts,
+      nextPollAt: new Date(now.getTime() + Math.max(delayMs, afterDeadlinePollMs)),
+    },
+  })
+  await deps.prisma.task.updateMany({
+    where: { ...overdue, finishedAt: { lte: windowStart } },
+    data: { nextPollAt: null },
+  })
 }
 
 /** How long after acceptance a 404 from PoYo's status endpoint is taken as final. */
@@ -140,7 +168,8 @@ export async function failOverdueTasks(
           errorCode: TaskErrorCode.deadlineExceeded,
           errorMessage: reason,
           finishedAt: now,
-          nextPollAt: null,
+          // PoYo's word beats our timeout: keep asking now and then, for a while.
+          nextPollAt: task.providerTaskId ? new Date(now.getTime() + afterDeadlinePollMs) : null,
         },
       }),
     )
@@ -164,7 +193,8 @@ export async function claimDueTasks(
     UPDATE tasks SET next_poll_at = ${leaseUntil}
     WHERE id IN (
       SELECT id FROM tasks
-      WHERE status IN ('queued', 'not_started', 'running') AND provider_task_id IS NOT NULL AND next_poll_at <= ${now}
+      WHERE (status IN ('queued', 'not_started', 'running') OR (status = 'failed' AND error_code = 'deadline_exceeded'))
+        AND provider_task_id IS NOT NULL AND next_poll_at <= ${now}
       ORDER BY next_poll_at
       LIMIT ${limit}
       FOR UPDATE SKIP LOCKED

@@ -5,6 +5,7 @@ import { type PoyoClient, type PoyoTaskStatus, parseStatusData } from '../poyo/c
 import { isPoyoError } from '../poyo/errors.js'
 import { type ApplyOutcome, applyProviderReport } from './apply-report.js'
 import { firstPollDelayMs } from './poll-schedule.js'
+import { activeStatuses, isTerminal, judgeUpdate } from './status.js'
 import { recordEvent } from './transitions.js'
 
 export interface CallbackDeps {
@@ -42,7 +43,7 @@ export async function receiveCallback(
 ): Promise<CallbackOutcome> {
   const task = await deps.prisma.task.findUnique({
     where: { id: taskId },
-    select: { id: true, providerTaskId: true },
+    select: { id: true, providerTaskId: true, status: true, progress: true, errorCode: true },
   })
   if (!task) return 'unknown_task'
   const now = deps.clock.now()
@@ -69,7 +70,10 @@ export async function receiveCallback(
     )
     return 'mismatch'
   }
-  if (!deps.confirm) return applyProviderReport(deps, taskId, callback, 'callback')
+  // A callback that cannot move the task (it is final, and this is no "finished" beating our
+  // own deadline) is recorded as ignored without asking PoYo: duplicates cost no status call.
+  const canMove = !isTerminal(task.status) || judgeUpdate(task, callback) === 'revive'
+  if (!deps.confirm || !canMove) return applyProviderReport(deps, taskId, callback, 'callback')
 
   try {
     const confirmed = await deps.poyo.status(callback.taskId)
@@ -77,14 +81,19 @@ export async function receiveCallback(
   } catch (error) {
     if (!isPoyoError(error)) throw error
     deps.logger.warn({ taskId, err: error }, 'could not confirm a callback with PoYo; polling the task soon')
-    // The URL token proves the callback is about this task, so its PoYo id is safe to poll.
-    await deps.prisma.task.updateMany({
-      where: { id: taskId, status: { in: ['queued', 'not_started', 'running'] } },
-      data: {
-        providerTaskId: task.providerTaskId ?? callback.taskId,
-        nextPollAt: new Date(now.getTime() + firstPollDelayMs),
-      },
-    })
+    const pollSoon = { nextPollAt: new Date(now.getTime() + firstPollDelayMs) }
+    const active = { id: taskId, status: { in: [...activeStatuses] } }
+    // The URL token proves the callback is about this task, so its PoYo id is safe to poll;
+    // if another task already holds that id, only the poll is scheduled.
+    await deps.prisma.task
+      .updateMany({
+        where: active,
+        data: { ...pollSoon, providerTaskId: task.providerTaskId ?? callback.taskId },
+      })
+      .catch(async (updateError: { code?: string }) => {
+        if (updateError.code !== 'P2002') throw updateError
+        await deps.prisma.task.updateMany({ where: active, data: pollSoon })
+      })
     return 'deferred'
   }
 }
