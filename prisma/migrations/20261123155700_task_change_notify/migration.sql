@@ -2,25 +2,16 @@
 -- `status_changed` task event, written by src/tasks/transitions.ts) is announced on the
 -- `task_changes` channel. NOTIFY is delivered at commit, so listeners never see a change
 -- that rolled back. The payload stays small (NOTIFY allows 8000 bytes), listeners read the rest.
--- Triggers and functions are not in schema.prisma, the `_manual` suffix marks them as ours.
---
--- The migration runner (PrismaPg's executeScript) splits scripts on every semicolon, even
--- inside a function body, so the PL/pgSQL body is an E'' string with each semicolon
--- written as \073. The function reads:
---   BEGIN
---     PERFORM pg_notify('task_changes', json_build_object(
---       'event_id', NEW.id::text, 'task_id', NEW.task_id, 'to_status', NEW.to_status)::text)
---     RETURN NULL
---   END
+-- Triggers and functions are not in schema.prisma; the `_manual` suffix marks them as ours.
 CREATE OR REPLACE FUNCTION task_events_notify_manual() RETURNS trigger
 LANGUAGE plpgsql
-AS E'
+AS $$
 BEGIN
-  PERFORM pg_notify(''task_changes'', json_build_object(
-    ''event_id'', NEW.id::text, ''task_id'', NEW.task_id, ''to_status'', NEW.to_status)::text)\073
-  RETURN NULL\073
+  PERFORM pg_notify('task_changes', json_build_object(
+    'event_id', NEW.id::text, 'task_id', NEW.task_id, 'to_status', NEW.to_status)::text);
+  RETURN NULL;
 END
-';
+$$;
 
 CREATE TRIGGER task_events_notify_manual
 AFTER INSERT ON task_events
