@@ -16,8 +16,7 @@ export interface PollDeps {
 }
 
 export type PollResult =
-  | { ok: true; outcome: ApplyOutcome }
-  | { ok: false; error: string; retryAfterMs?: number; kind: string }
+  { ok: true; outcome: ApplyOutcome } | { ok: false; error: string; retryAfterMs?: number; kind: string }
 
 /**
  * Asks PoYo for one task's status, records the answer as a `poll` event, applies it,

@@ -169,7 +169,7 @@ export function poyoData(providerTaskId: string, overrides: Record<string, unkno
 
 export interface CallbackAnswer {
   status: number
-  // biome-ignore lint/suspicious/noExplicitAny: an answer's JSON, read by the assertions
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- an answer's JSON, read by the assertions
   body: any
 }
 

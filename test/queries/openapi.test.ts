@@ -66,8 +66,7 @@ t.test('the query routes declare every status they answer with', async (t) => {
     'the stream is text/event-stream',
   )
   const listOperation = doc.paths['/v1/tasks']?.get as unknown as
-    | { parameters?: { name: string }[] }
-    | undefined
+    { parameters?: { name: string }[] } | undefined
   const listParameters = listOperation?.parameters ?? []
   t.same(listParameters.map((parameter) => parameter.name).sort(), [
     'client',

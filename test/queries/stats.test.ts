@@ -17,7 +17,7 @@ const A = 'kling-3.0/pro'
 const B = 'hailuo-2.3'
 const input = { prompt: 'x' }
 //  #  created       model status      submitted → finished          credits key
-// biome-ignore format: a table reads better
+// prettier-ignore
 const tasks: SeedTask[] = [
   /* 1 */ { createdAt: at('00:10:00'), model: A, status: 'finished', submittedAt: at('00:10:00'), finishedAt: at('00:12:00'), credits: 10, apiKeyId: keyA.id, input },
   /* 2 */ { createdAt: at('00:20:00'), model: A, status: 'finished', submittedAt: at('00:21:00'), finishedAt: at('00:26:00'), credits: 20.5, apiKeyId: keyA.id, input },
