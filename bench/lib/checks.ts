@@ -1,0 +1,145 @@
+import type { E2eResult } from './e2e.js'
+import type { IngestResult } from './ingest.js'
+import type { QueryResult } from './queries.js'
+import { type Check, ms, num, pct } from './report.js'
+import type { SubmissionResult } from './submission.js'
+
+/** The targets of issue #7. */
+export const targets = {
+  ingestOfDirect: 0.6,
+  ingestP99Ms: 25,
+  listP99Ms: 15,
+  /** Page N may be this much slower than page 1 (p50) before it counts as slower: noise. */
+  deepPageSlack: 1.25,
+  statsMonthMs: 150,
+  submitAddedP50Ms: 3,
+  peakRssMb: 250,
+}
+
+export function ingestChecks(r: IngestResult): Check[] {
+  const s = 'callback ingest'
+  return [
+    {
+      section: s,
+      name: `service, ${r.service.connections} conns (${r.service.applied} state changes)`,
+      value: `${num(r.service.rps)}/s, p50 ${ms(r.service.p50)}, p99 ${ms(r.service.p99)}`,
+      target: `p99 ≤ ${targets.ingestP99Ms} ms`,
+      pass: r.service.p99 <= targets.ingestP99Ms && r.service.non2xx === 0,
+    },
+    {
+      section: s,
+      name: `direct SQL (${r.direct.tool}, 50 clients)`,
+      value: `${num(r.direct.tps)}/s, p50 ${ms(r.direct.p50)}, p99 ${ms(r.direct.p99)}`,
+      target: '',
+      pass: null,
+    },
+    {
+      section: s,
+      name: 'no-op Fastify route, 50 conns',
+      value: `${num(r.noop.rps)}/s, p50 ${ms(r.noop.p50)}, p99 ${ms(r.noop.p99)}`,
+      target: '',
+      pass: null,
+    },
+    {
+      section: s,
+      name: 'service / direct SQL',
+      value: pct(r.ofDirect),
+      target: `≥ ${pct(targets.ingestOfDirect)}`,
+      pass: r.ofDirect >= targets.ingestOfDirect,
+    },
+    { section: s, name: 'service / no-op route', value: pct(r.ofNoop), target: '', pass: null },
+  ]
+}
+
+export function submissionChecks(r: SubmissionResult): Check[] {
+  const s = 'submission'
+  return [
+    {
+      section: s,
+      name: 'POST /v1/tasks, 50 conns (accepted)',
+      value: `${num(r.throughput.rps)}/s, p50 ${ms(r.throughput.p50)}, p99 ${ms(r.throughput.p99)}`,
+      target: '',
+      pass: null,
+    },
+    {
+      section: s,
+      name: 'p50 at 1 conn: simulator submit vs service',
+      value: `${ms(r.simulatorLatency.p50)} vs ${ms(r.serviceLatency.p50)}`,
+      target: '',
+      pass: null,
+    },
+    {
+      section: s,
+      name: 'latency the service adds (p50)',
+      value: ms(r.addedP50Ms),
+      target: `≤ ${targets.submitAddedP50Ms} ms`,
+      pass: r.addedP50Ms <= targets.submitAddedP50Ms,
+    },
+  ]
+}
+
+export function queryChecks(results: QueryResult[]): Check[] {
+  const firstPage = results.find((r) => r.name === 'list: first page')
+  return results.map((r): Check => {
+    const section = 'queries at scale'
+    if ('skipped' in r)
+      return { section, name: r.name, value: `skipped: ${r.skipped}`, target: '', pass: null }
+    const value = `p50 ${ms(r.p50)}, p99 ${ms(r.p99)} (${r.rows} rows)`
+    if (r.name.startsWith('stats: month'))
+      return {
+        section,
+        name: r.name,
+        value,
+        target: `p99 ≤ ${targets.statsMonthMs} ms`,
+        pass: r.p99 <= targets.statsMonthMs,
+      }
+    if (r.name.startsWith('stats')) return { section, name: r.name, value, target: '', pass: null }
+    const checks = [r.p99 <= targets.listP99Ms && r.non2xx === 0]
+    let target = `p99 ≤ ${targets.listP99Ms} ms`
+    if (r.name.includes('(cursor)') && firstPage && !('skipped' in firstPage)) {
+      checks.push(r.p50 <= firstPage.p50 * targets.deepPageSlack)
+      target += `, p50 ≤ page 1's (${ms(firstPage.p50)})`
+    }
+    return { section, name: r.name, value, target, pass: checks.every(Boolean) }
+  })
+}
+
+export function e2eChecks(r: E2eResult): Check[] {
+  const s = 'end to end'
+  return [
+    {
+      section: s,
+      name: `${r.tasks} tasks, 20% of callbacks dropped`,
+      value: `${r.finished} finished, ${r.failed} failed, ${r.rejected} rejected`,
+      target: 'all finished',
+      pass: r.finished === r.tasks,
+    },
+    {
+      section: s,
+      name: 'time to drain (first submit → all finished)',
+      value:
+        r.drainSeconds === null
+          ? 'did not drain'
+          : `${num(r.drainSeconds, 1)} s (POSTs: ${num(r.submitSeconds, 1)} s, last sent to PoYo: ${num(r.lastSubmittedAfter ?? Number.NaN, 1)} s)`,
+      target: '',
+      pass: null,
+    },
+    {
+      section: s,
+      name: 'finished by callback / by polling',
+      value: `${r.byCallback} / ${r.byPoller}`,
+      target: '',
+      pass: null,
+    },
+  ]
+}
+
+export function memoryCheck(peakMb: number): Check {
+  return {
+    section: 'memory',
+    name: 'service peak RSS (whole run)',
+    value: `${num(peakMb)} MB`,
+    target: `≤ ${targets.peakRssMb} MB`,
+    pass: peakMb <= targets.peakRssMb,
+  }
+}

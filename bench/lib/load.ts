@@ -1,0 +1,155 @@
+import autocannon from 'autocannon'
+import { Client } from 'undici'
+
+export interface Latency {
+  p50: number
+  p99: number
+  max: number
+}
+
+export interface LoadResult extends Latency {
+  /** Responses received (any status). */
+  requests: number
+  /** 2xx responses per second. */
+  rps: number
+  non2xx: number
+  errors: number
+  connections: number
+  seconds: number
+}
+
+export interface Step {
+  path: string
+  method?: 'GET' | 'POST' | 'PUT'
+  body?: string
+  headers?: Record<string, string>
+}
+
+export interface LoadOptions {
+  /** http://127.0.0.1:port */
+  base: string
+  connections: number
+  seconds: number
+  /** Send this many requests, then stop (within `seconds` + 30 s at most). */
+  amount?: number
+  /** The request to send, or a function returning the next one (called per request). */
+  step: Step | (() => Step)
+}
+
+/** Nearest-rank percentiles over latencies in ms, kept at full precision (autocannon's histogram rounds to 1 ms). */
+export function percentiles(values: number[]): Latency {
+  if (values.length === 0) return { p50: Number.NaN, p99: Number.NaN, max: Number.NaN }
+  const sorted = Float64Array.from(values).sort()
+  const at = (q: number) =>
+    sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN
+  return { p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1] ?? Number.NaN }
+}
+
+/** A step as an autocannon request. */
+export function toRequest(step: Step) {
+  return {
+    method: step.method ?? 'GET',
+    path: step.path,
+    headers: { ...(step.body ? { 'content-type': 'application/json' } : {}), ...step.headers },
+    ...(step.body ? { body: step.body } : {}),
+  }
+}
+
+/** Runs autocannon for a bounded time and reports 2xx throughput and 2xx latencies. */
+export async function fire(options: LoadOptions): Promise<LoadResult> {
+  const latencies: number[] = []
+  let non2xx = 0
+  let responses = 0
+  const step = options.step
+  const started = process.hrtime.bigint()
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url: options.base,
+        connections: options.connections,
+        // With `amount`, autocannon ignores the duration: the guard below still bounds the run.
+        duration: options.seconds,
+        ...(options.amount ? { amount: options.amount } : {}),
+        timeout: 30,
+        requests: [typeof step === 'function' ? { setupRequest: () => toRequest(step()) } : toRequest(step)],
+      },
+      (error, done) => {
+        clearTimeout(guard)
+        if (error) reject(error)
+        else resolve(done)
+      },
+    )
+    const guard = setTimeout(() => instance.stop(), (options.seconds + 30) * 1000)
+    instance.on('response', (_client, statusCode, _bytes, responseTime) => {
+      responses++
+      if (statusCode >= 200 && statusCode < 300) latencies.push(responseTime)
+      else non2xx++
+    })
+  })
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9
+  return {
+    ...percentiles(latencies),
+    requests: responses,
+    rps: latencies.length / seconds,
+    non2xx,
+    errors: result.errors + result.timeouts,
+    connections: options.connections,
+    seconds,
+  }
+}
+
+/**
+ * One keep-alive connection, one request at a time, for `seconds`: the latency of a request
+ * on its own (timed here at full precision, body read included), not of a queue.
+ */
+export async function sequential(
+  base: string,
+  seconds: number,
+  step: Step | (() => Step),
+): Promise<LoadResult> {
+  const client = new Client(base, { pipelining: 1 })
+  const latencies: number[] = []
+  let non2xx = 0
+  let errors = 0
+  const started = process.hrtime.bigint()
+  const stopAt = started + BigInt(Math.round(seconds * 1e9))
+  try {
+    while (process.hrtime.bigint() < stopAt) {
+      const next = toRequest(typeof step === 'function' ? step() : step)
+      const t0 = process.hrtime.bigint()
+      try {
+        const response = await client.request({ ...next, method: next.method as 'GET' | 'POST' })
+        await response.body.arrayBuffer()
+        if (response.statusCode >= 200 && response.statusCode < 300)
+          latencies.push(Number(process.hrtime.bigint() - t0) / 1e6)
+        else non2xx++
+      } catch {
+        errors++
+      }
+    }
+  } finally {
+    await client.close()
+  }
+  const elapsed = Number(process.hrtime.bigint() - started) / 1e9
+  return {
+    ...percentiles(latencies),
+    requests: latencies.length + non2xx,
+    rps: latencies.length / elapsed,
+    non2xx,
+    errors,
+    connections: 1,
+    seconds: elapsed,
+  }
+}
+
+/** Sends one request and returns its parsed JSON body (throws on a non-2xx answer). */
+export async function call<T = unknown>(base: string, step: Step): Promise<T> {
+  const response = await fetch(base + step.path, {
+    method: step.method ?? 'GET',
+    headers: { ...(step.body ? { 'content-type': 'application/json' } : {}), ...step.headers },
+    ...(step.body ? { body: step.body } : {}),
+  })
+  const text = await response.text()
+  if (!response.ok) throw new Error(`${step.method ?? 'GET'} ${step.path}: ${response.status} ${text}`)
+  return JSON.parse(text) as T
+}

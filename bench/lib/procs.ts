@@ -1,0 +1,127 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { packageRoot } from '../../src/paths.js'
+
+/** Cleanups run in reverse order, once, on normal exit, error or signal. */
+const cleanups: { name: string; run: () => Promise<unknown> }[] = []
+
+export function onCleanup(name: string, run: () => Promise<unknown>): void {
+  cleanups.push({ name, run })
+}
+
+export async function cleanupAll(): Promise<void> {
+  while (cleanups.length > 0) {
+    const next = cleanups.pop()!
+    await next.run().catch((error) => console.error(`cleanup ${next.name}: ${error}`))
+  }
+}
+
+/** A loopback port that was free a moment ago. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
+    })
+  })
+}
+
+export interface Child {
+  name: string
+  pid: number
+  proc: ChildProcess
+  /** Last lines of its output, for error messages. */
+  tail(): string
+  stop(): Promise<void>
+}
+
+/** Runs `node [nodeArgs] [--import tsx] <script>` from the package root; killed at cleanup. */
+export function spawnNode(
+  name: string,
+  script: string,
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+): Child {
+  const loader = script.endsWith('.ts') ? ['--import', 'tsx'] : []
+  const proc = spawn(process.execPath, [...nodeArgs, ...loader, script], {
+    cwd: packageRoot,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const lines: string[] = []
+  const keep = (chunk: Buffer) => {
+    lines.push(...chunk.toString().split('\n').filter(Boolean))
+    if (lines.length > 40) lines.splice(0, lines.length - 40)
+  }
+  proc.stdout?.on('data', keep)
+  proc.stderr?.on('data', keep)
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()))
+  const child: Child = {
+    name,
+    pid: proc.pid ?? 0,
+    proc,
+    tail: () => lines.join('\n'),
+    async stop() {
+      if (proc.exitCode !== null || proc.signalCode !== null) return
+      proc.kill('SIGTERM')
+      const done = await Promise.race([exited.then(() => true), sleep(8_000).then(() => false)])
+      if (!done) {
+        proc.kill('SIGKILL')
+        await exited
+      }
+    },
+  }
+  onCleanup(name, () => child.stop())
+  return child
+}
+
+/** Waits until `url` answers 2xx; fails early with the child's output if it exits. */
+export async function waitReady(child: Child, url: string, timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (child.proc.exitCode !== null) throw new Error(`${child.name} exited:\n${child.tail()}`)
+    const ok = await fetch(url)
+      .then((r) => r.ok)
+      .catch(() => false)
+    if (ok) return
+    await sleep(200)
+  }
+  throw new Error(`${child.name} not ready at ${url} after ${timeoutMs} ms:\n${child.tail()}`)
+}
+
+/** VmRSS and VmHWM (peak) of a process, in MB; null once it is gone. */
+export function memoryOf(pid: number): { rssMb: number; peakMb: number } | null {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+    const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0)
+    return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 }
+  } catch {
+    return null
+  }
+}
+
+/** Samples a process's RSS every `everyMs`; `peakMb` covers both samples and the kernel's VmHWM. */
+export function sampleMemory(pid: number, everyMs = 500) {
+  let peakMb = 0
+  let lastMb = 0
+  const take = () => {
+    const m = memoryOf(pid)
+    if (!m) return
+    lastMb = m.rssMb
+    peakMb = Math.max(peakMb, m.rssMb, m.peakMb)
+  }
+  const timer = setInterval(take, everyMs)
+  timer.unref()
+  return {
+    peakMb: () => {
+      take()
+      return peakMb
+    },
+    lastMb: () => lastMb,
+    stop: () => clearInterval(timer),
+  }
+}
