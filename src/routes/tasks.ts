@@ -30,7 +30,8 @@ const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
         request.body,
         request.headers['idempotency-key'],
       )
-      if (created) app.wakeSubmitter()
+      // After the answer is out: the submit runs on this event loop and should not delay it.
+      if (created) reply.raw.once('finish', () => app.wakeSubmitter())
       return reply
         .code(created ? 202 : 200)
         .header('location', `/v1/tasks/${task.id}`)

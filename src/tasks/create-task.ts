@@ -127,8 +127,11 @@ export async function createTask(
           deadlineAt: new Date(now.getTime() + submitDeadlineMs(deps.config)),
           createdAt: now,
           updatedAt: now,
-          events: { create: { type: 'created', source: 'api', toStatus: 'queued', createdAt: now } },
         },
+      })
+      // A separate insert: a nested create makes Prisma read the task back once more.
+      await tx.taskEvent.create({
+        data: { taskId: created.id, type: 'created', source: 'api', toStatus: 'queued', createdAt: now },
       })
       await sendInTransaction(deps.queue, tx, Queues.submit, { taskId: created.id })
       return created
