@@ -5,7 +5,6 @@
  */
 import { spawn } from 'node:child_process'
 import { appendFile, mkdtemp, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -15,17 +14,7 @@ import { startJobQueue } from '../src/db/job-queue.js'
 import { applyMigrations } from '../src/db/migrations.js'
 import { createLogger } from '../src/logger.js'
 import { createTapCounter } from './lib/tap-count.js'
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
-    })
-  })
-}
+import { freePort } from './lib/free-port.js'
 
 async function main(): Promise<number> {
   const cleanups: (() => Promise<unknown>)[] = []

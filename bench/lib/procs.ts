@@ -1,8 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { packageRoot } from '../../src/paths.js'
+import { freePort } from '../../scripts/lib/free-port.js'
+
+export { freePort }
 
 /** Cleanups run in reverse order, once, on normal exit, error or signal. */
 const cleanups: { name: string; run: () => Promise<unknown> }[] = []
@@ -16,18 +18,6 @@ export async function cleanupAll(): Promise<void> {
     const next = cleanups.pop()!
     await next.run().catch((error) => console.error(`cleanup ${next.name}: ${error}`))
   }
-}
-
-/** A loopback port that was free a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
-    })
-  })
 }
 
 export interface Child {

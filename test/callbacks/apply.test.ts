@@ -6,9 +6,8 @@
  * Real HTTP, real Postgres and the in-process simulator.
  */
 import t, { type Test } from 'tap'
-import { withPgClient } from '../../src/db/admin.js'
 import { TaskErrorCode } from '../../src/tasks/status.js'
-import { testServer } from '../helpers/database.js'
+import { refuseConnections } from '../helpers/database.js'
 import {
   createTask,
   getTask,
@@ -387,17 +386,7 @@ t.test('while the database is unavailable a callback gets 503, and the retry is 
   const providerId = await submitNow(live, taskId)
   await waitForSimStatus(live, providerId, 'finished')
 
-  const name = new URL(live.databaseUrl).pathname.slice(1)
-  const setAllowed = (allowed: boolean) =>
-    withPgClient(testServer().serverUrl, async (client) => {
-      await client.query(`ALTER DATABASE "${name}" WITH ALLOW_CONNECTIONS ${allowed}`)
-      if (!allowed)
-        await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [
-          name,
-        ])
-    })
-  await setAllowed(false)
-  t.teardown(() => setAllowed(true))
+  const allowConnections = await refuseConnections(t, live.databaseUrl)
 
   const body = poyoData(providerId)
   const started = Date.now()
@@ -406,7 +395,7 @@ t.test('while the database is unavailable a callback gets 503, and the retry is 
   t.match(refused.body, { status: 503, code: 'SERVICE_UNAVAILABLE' })
   t.ok(Date.now() - started < 20_000, 'answered well within PoYo 30 s limit')
 
-  await setAllowed(true)
+  await allowConnections()
   const retried = await waitFor(
     async () => {
       const answer = await postCallback(live, taskId, body)

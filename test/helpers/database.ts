@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { Test } from 'tap'
-import { createDatabase, dropDatabase } from '../../src/db/admin.js'
+import { createDatabase, dropDatabase, withPgClient } from '../../src/db/admin.js'
 
 /** The Postgres server and migrated template that `npm test` (scripts/test.ts) prepared. */
 export function testServer(): { serverUrl: string; template: string } {
@@ -21,4 +21,25 @@ export async function createTestDatabase(t: Test, { migrated = true } = {}): Pro
   const url = await createDatabase(serverUrl, name, migrated ? template : undefined)
   t.teardown(() => dropDatabase(serverUrl, name))
   return url
+}
+
+/**
+ * Makes a test database refuse connections (existing ones are cut), as if its server went
+ * away; returns the switch back. The test's teardown switches it back in any case.
+ */
+export async function refuseConnections(t: Test, databaseUrl: string): Promise<() => Promise<void>> {
+  const name = new URL(databaseUrl).pathname.slice(1)
+  const { serverUrl } = testServer()
+  const setAllowed = (allowed: boolean) =>
+    withPgClient(serverUrl, async (client) => {
+      await client.query(`ALTER DATABASE ${client.escapeIdentifier(name)} WITH ALLOW_CONNECTIONS ${allowed}`)
+      if (!allowed) {
+        await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [
+          name,
+        ])
+      }
+    })
+  await setAllowed(false)
+  t.teardown(() => setAllowed(true))
+  return () => setAllowed(true)
 }

@@ -3,7 +3,6 @@
  * small readers of tasks and their timelines, a PoYo-like callback sender, and a hand-driven
  * submit for apps built with WORKERS_ENABLED=false. Used by test/callbacks and test/polling.
  */
-import { createServer } from 'node:net'
 import type { Test } from 'tap'
 import type { Task, TaskEvent } from '../../src/generated/prisma/client.js'
 import type { SimTaskView, SimulatorControl } from '../../src/poyo/simulator/index.js'
@@ -11,18 +10,9 @@ import { callbackUrl } from '../../src/tasks/callback-token.js'
 import { statusRank } from '../../src/tasks/status.js'
 import { submitTask } from '../../src/tasks/submit-task.js'
 import { buildTestApp, type TestApp } from './app.js'
+import { freePort } from '../../scripts/lib/free-port.js'
 
-/** A loopback port that was free a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
-    })
-  })
-}
+export { freePort }
 
 export interface LiveApp extends TestApp {
   /** Where the app listens, e.g. http://127.0.0.1:43567 (also its PUBLIC_URL). */

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto'
-import { createServer } from 'node:net'
 import { createApiKey } from '../../src/auth/api-keys.js'
 import type { PrismaClient } from '../../src/db/client.js'
 import type { Prisma } from '../../src/generated/prisma/client.js'
 import type { TaskStatus } from '../../src/tasks/status.js'
+import { freePort } from '../../scripts/lib/free-port.js'
+
+export { freePort }
 
 /** Settings for apps whose tests make hundreds of requests with one key. */
 export const busyEnv = { RATE_LIMIT_PER_MINUTE: '1000000' }
@@ -64,16 +66,4 @@ export function seededRandom(seed: number): () => number {
     state = (state * 1_664_525 + 1_013_904_223) >>> 0
     return state / 2 ** 32
   }
-}
-
-/** A port nothing listens on now, so an app can be told its PUBLIC_URL before it listens. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
-    })
-  })
 }

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { withPgClient } from '../../src/db/admin.js'
 import { buildTestApp } from '../helpers/app.js'
-import { createTestDatabase, testServer } from '../helpers/database.js'
+import { createTestDatabase, refuseConnections } from '../helpers/database.js'
 
 t.test('GET /healthz answers while the process is up', async (t) => {
   const { app } = await buildTestApp(t)
@@ -39,22 +39,11 @@ t.test('GET /readyz is 503 when one migration was rolled back', async (t) => {
 
 t.test('GET /readyz is 503 when the database stops accepting connections', async (t) => {
   const { app, databaseUrl } = await buildTestApp(t, { WORKERS_ENABLED: 'false' })
-  const name = new URL(databaseUrl).pathname.slice(1)
-  const { serverUrl } = testServer()
-  const setAllowed = (allowed: boolean) =>
-    withPgClient(serverUrl, async (client) => {
-      await client.query(`ALTER DATABASE "${name}" WITH ALLOW_CONNECTIONS ${allowed}`)
-      if (!allowed)
-        await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [
-          name,
-        ])
-    })
-  await setAllowed(false)
-  t.teardown(() => setAllowed(true))
+  const allowConnections = await refuseConnections(t, databaseUrl)
   const response = await app.inject({ method: 'GET', url: '/readyz' })
   t.equal(response.statusCode, 503)
   t.same(response.json(), { ready: false, database: 'unreachable', pending_migrations: [] })
-  await setAllowed(true)
+  await allowConnections()
   const recovered = await app.inject({ method: 'GET', url: '/readyz' })
   t.equal(recovered.statusCode, 200, 'ready again once the database is back')
 })
