@@ -76,6 +76,7 @@ const callbackRoutes: FastifyPluginAsyncTypebox = async (app) => {
         )
         if (outcome === 'unknown_task')
           request.log.warn({ taskId: id }, 'callback for an unknown task ignored')
+        callbacksTotal.inc({ outcome })
         return { received: true, outcome }
       } catch (error) {
         // Whatever went wrong, PoYo should try again: it retries only non-2xx answers.
