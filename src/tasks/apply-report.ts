@@ -24,16 +24,20 @@ const maxRaces = 5
 /**
  * Applies a report from PoYo to a task: moves it forward with one compare-and-set per
  * step, raises progress within `running`, and records reports that change nothing
- * (duplicates, stale ones) as events. Safe to call concurrently for the same task.
+ * (duplicates, stale ones) as events. Safe to call concurrently for the same task: every
+ * write is conditional on what was read, so a stale read only costs another round.
  */
 export async function applyProviderReport(
   deps: ApplyDeps,
   taskId: string,
   report: ProviderReport,
   source: 'callback' | 'poller',
+  /** The task as the caller just read it, to save reading it again (a lost race re-reads). */
+  justRead?: Task,
 ): Promise<ApplyOutcome> {
   for (let race = 0; race < maxRaces; race++) {
-    const task = await deps.prisma.task.findUnique({ where: { id: taskId } })
+    const task =
+      race === 0 && justRead ? justRead : await deps.prisma.task.findUnique({ where: { id: taskId } })
     if (!task) return 'unknown_task'
     const now = deps.clock.now()
     const reported: TaskStatus = report.status

@@ -41,10 +41,7 @@ export async function receiveCallback(
   callback: PoyoTaskStatus,
   raw: { body: unknown; signatureChecked: boolean },
 ): Promise<CallbackOutcome> {
-  const task = await deps.prisma.task.findUnique({
-    where: { id: taskId },
-    select: { id: true, providerTaskId: true, status: true, progress: true, errorCode: true },
-  })
+  const task = await deps.prisma.task.findUnique({ where: { id: taskId } })
   if (!task) return 'unknown_task'
   const now = deps.clock.now()
   await recordEvent(
@@ -73,7 +70,7 @@ export async function receiveCallback(
   // A callback that cannot move the task (it is final, and this is no "finished" beating our
   // own deadline) is recorded as ignored without asking PoYo: duplicates cost no status call.
   const canMove = !isTerminal(task.status) || judgeUpdate(task, callback) === 'revive'
-  if (!deps.confirm || !canMove) return applyProviderReport(deps, taskId, callback, 'callback')
+  if (!deps.confirm || !canMove) return applyProviderReport(deps, taskId, callback, 'callback', task)
 
   try {
     const confirmed = await deps.poyo.status(callback.taskId)
