@@ -1,22 +1,11 @@
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { normalizeTaskInput } from '../../src/models/index.js'
+import { checksFor } from './support.js'
 
 const MODEL = 'hailuo-2.3'
 const base = { prompt: 'a dancer on a small drone, doing flips' }
 
-function rejects(t: Test, input: unknown, pointer: string, message: RegExp) {
-  const result = normalizeTaskInput(MODEL, input)
-  const found = result.ok ? [] : result.violations
-  t.equal(found.length, 1, `one violation: ${JSON.stringify(found)}`)
-  t.equal(found[0]?.pointer, pointer)
-  t.match(found[0]?.message, message)
-}
-
-function accepts(t: Test, input: unknown) {
-  const result = normalizeTaskInput(MODEL, input)
-  t.ok(result.ok, JSON.stringify(result.ok ? null : result.violations))
-  return result
-}
+const { rejects, accepts } = checksFor(MODEL)
 
 t.test('duration defaults to 6 and resolution to 768p, nothing else is added', async (t) => {
   const result = accepts(t, base)

@@ -1,23 +1,10 @@
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { normalizeTaskInput } from '../../src/models/index.js'
+import { accepts, rejects } from './support.js'
 
 const START = 'https://cdn.example.com/kling-2.1/start.png?v=20260310'
 const END = 'https://cdn.example.com/kling-2.1/end.png'
 const base = { prompt: 'a woman gestures, it is raining', start_image_url: START }
-
-function rejects(t: Test, model: string, input: unknown, pointer: string, message: RegExp) {
-  const result = normalizeTaskInput(model, input)
-  const found = result.ok ? [] : result.violations
-  t.equal(found.length, 1, `one violation: ${JSON.stringify(found)}`)
-  t.equal(found[0]?.pointer, pointer)
-  t.match(found[0]?.message, message)
-}
-
-function accepts(t: Test, model: string, input: unknown) {
-  const result = normalizeTaskInput(model, input)
-  t.ok(result.ok, JSON.stringify(result.ok ? null : result.violations))
-  return result
-}
 
 for (const model of ['kling-2.1/standard', 'kling-2.1/pro']) {
   t.test(`${model}: duration defaults to 5, nothing else is added`, async (t) => {

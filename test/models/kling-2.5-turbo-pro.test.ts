@@ -1,22 +1,11 @@
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { normalizeTaskInput } from '../../src/models/index.js'
+import { checksFor } from './support.js'
 
 const MODEL = 'kling-2.5-turbo-pro'
 const base = { prompt: 'A man with an umbrella walks through Tokyo at night' }
 
-function rejects(t: Test, input: unknown, pointer: string, message: RegExp) {
-  const result = normalizeTaskInput(MODEL, input)
-  const found = result.ok ? [] : result.violations
-  t.equal(found.length, 1, `one violation: ${JSON.stringify(found)}`)
-  t.equal(found[0]?.pointer, pointer)
-  t.match(found[0]?.message, message)
-}
-
-function accepts(t: Test, input: unknown) {
-  const result = normalizeTaskInput(MODEL, input)
-  t.ok(result.ok, JSON.stringify(result.ok ? null : result.violations))
-  return result
-}
+const { rejects, accepts } = checksFor(MODEL)
 
 t.test('prompt-only input gets duration 5 and nothing else', async (t) => {
   const result = accepts(t, base)

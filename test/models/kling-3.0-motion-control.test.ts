@@ -1,5 +1,6 @@
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { normalizeTaskInput } from '../../src/models/index.js'
+import { checksFor } from './support.js'
 
 const MODEL = 'kling-3.0-motion-control'
 const IMG = 'https://storage.example.com/character.png'
@@ -11,19 +12,7 @@ const element = {
 }
 const withElement = { ...base, character_orientation: 'video', kling_elements: [element] }
 
-function rejects(t: Test, input: unknown, pointer: string, message: RegExp) {
-  const result = normalizeTaskInput(MODEL, input)
-  const found = result.ok ? [] : result.violations
-  t.equal(found.length, 1, `one violation: ${JSON.stringify(found)}`)
-  t.equal(found[0]?.pointer, pointer)
-  t.match(found[0]?.message, message)
-}
-
-function accepts(t: Test, input: unknown) {
-  const result = normalizeTaskInput(MODEL, input)
-  t.ok(result.ok, JSON.stringify(result.ok ? null : result.violations))
-  return result
-}
+const { rejects, accepts } = checksFor(MODEL)
 
 t.test('resolution defaults to 720p, nothing else is added', async (t) => {
   const result = accepts(t, base)
