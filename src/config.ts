@@ -40,6 +40,8 @@ export const EnvSchema = Type.Object({
   TASK_DEADLINE_OVERRIDES: Type.String({ default: '', pattern: '^([\\w.-]+=\\d+)?(,[\\w.-]+=\\d+)*$' }),
   /** Minutes submission keeps being retried through a PoYo outage before the task fails. */
   SUBMIT_DEADLINE_MINUTES: Type.Integer({ default: 1440, minimum: 1 }),
+  /** Submit attempts one instance runs at a time. */
+  SUBMIT_CONCURRENCY: Type.Integer({ default: 8, minimum: 1, maximum: 200 }),
   /** Cap on status calls to PoYo per second, across all instances. */
   POLL_MAX_PER_SECOND: Type.Integer({ default: 10, minimum: 1, maximum: 1000 }),
   /** How often due tasks are looked for, in milliseconds. */

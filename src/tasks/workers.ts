@@ -16,7 +16,10 @@ export interface Workers {
 
 export type WorkerDeps = SubmitDeps & {
   config: SubmitDeps['config'] &
-    Pick<Config, 'POLL_MAX_PER_SECOND' | 'POLL_SWEEP_INTERVAL_MS' | 'WEBHOOK_TIMEOUT_MS'>
+    Pick<
+      Config,
+      'POLL_MAX_PER_SECOND' | 'POLL_SWEEP_INTERVAL_MS' | 'WEBHOOK_TIMEOUT_MS' | 'SUBMIT_CONCURRENCY'
+    >
   webhookPolicy: UrlPolicy
 }
 
@@ -27,7 +30,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
   const submitter = consume<{ taskId: string }>(
     queue,
     Queues.submit,
-    { batchSize: 8, intervalMs: 500 },
+    { batchSize: config.SUBMIT_CONCURRENCY, intervalMs: 500 },
     // A throw (database trouble) retries the job, which is safe: an attempt claims its task
     // before calling PoYo.
     (job) => submitTask(deps, job.data.taskId),
