@@ -25,13 +25,16 @@ for (const [network, prefix] of [
   blocked.addSubnet(network, prefix, 'ipv4')
 }
 for (const [network, prefix] of [
-  ['::', 128],
-  ['::1', 128],
+  // IPv4-compatible (::a.b.c.d, deprecated) covers :: and ::1 too.
+  ['::', 96],
   ['fc00::', 7],
   ['fe80::', 10],
   ['ff00::', 8],
   ['2001:db8::', 32],
   ['64:ff9b::', 96],
+  ['64:ff9b:1::', 48],
+  // 6to4 embeds an IPv4 address (possibly a private one) in the prefix.
+  ['2002::', 16],
 ] as const) {
   blocked.addSubnet(network, prefix, 'ipv6')
 }

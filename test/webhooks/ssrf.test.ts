@@ -93,6 +93,10 @@ t.test('isBlockedAddress', async (t) => {
     // How URLs spell IPv4-mapped addresses: new URL('http://[::ffff:127.0.0.1]/').hostname
     '::ffff:7f00:1',
     '::ffff:a9fe:a9fe',
+    '::127.0.0.1',
+    '::a00:1',
+    '2002:a00:1::1',
+    '64:ff9b:1::a00:1',
     'not an address',
   ]
   for (const address of blocked) t.equal(isBlockedAddress(address), true, `${address} is blocked`)
