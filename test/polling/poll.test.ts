@@ -336,11 +336,13 @@ t.test(
       t.same(timelineProblems(events), [])
       t.same(spacingProblems(events), [], `${id}: never polled twice within its spacing`)
     }
+    // One sweep runs at a time cluster-wide, on whichever instance takes the job: the two
+    // instances share the work, but not necessarily half and half (one may do all of it).
     const statusCallsBy = (test: TestApp) =>
       test.logs.filter((line) => line['endpoint'] === 'status' && line['msg'] === 'poyo call').length
     t.ok(
-      statusCallsBy(a) > 0 && statusCallsBy(b) > 0,
-      `both polled (${statusCallsBy(a)} and ${statusCallsBy(b)} calls)`,
+      statusCallsBy(a) + statusCallsBy(b) > 0,
+      `polled (${statusCallsBy(a)} and ${statusCallsBy(b)} calls)`,
     )
     const polls = await a.runtime.deps.prisma.taskEvent.count({ where: { type: 'poll' } })
     t.equal(statusCalls.length, polls, 'one status call per recorded poll')
