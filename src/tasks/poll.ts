@@ -88,23 +88,18 @@ async function scheduleNextPoll(
   now: Date,
   delayMs: number,
 ) {
-  await deps.prisma.task.updateMany({
-    where: { id: taskId, status: { in: [...activeStatuses] } },
-    data: { pollAttempts: attempts, nextPollAt: new Date(now.getTime() + delayMs) },
-  })
-  const overdue = { id: taskId, status: 'failed' as const, errorCode: TaskErrorCode.deadlineExceeded }
+  // One statement on the hot path; finished tasks and other failures are left as they are.
+  const soon = new Date(now.getTime() + delayMs)
+  const sparse = new Date(now.getTime() + Math.max(delayMs, afterDeadlinePollMs))
   const windowStart = new Date(now.getTime() - afterDeadlineWindowMs)
-  await deps.prisma.task.updateMany({
-    where: { ...overdue, finishedAt: { gt: windowStart } },
-    data: {
-      pollAttempts: attempts,
-      nextPollAt: new Date(now.getTime() + Math.max(delayMs, afterDeadlinePollMs)),
-    },
-  })
-  await deps.prisma.task.updateMany({
-    where: { ...overdue, finishedAt: { lte: windowStart } },
-    data: { nextPollAt: null },
-  })
+  await deps.prisma.$executeRaw`
+    UPDATE tasks SET poll_attempts = ${attempts}, next_poll_at = CASE
+      WHEN status IN ('queued', 'not_started', 'running') THEN ${soon}::timestamptz
+      WHEN finished_at > ${windowStart}::timestamptz THEN ${sparse}::timestamptz
+      ELSE NULL END
+    WHERE id = ${taskId}::uuid
+      AND (status IN ('queued', 'not_started', 'running')
+        OR (status = 'failed' AND error_code = ${TaskErrorCode.deadlineExceeded}))`
 }
 
 /** How long after acceptance a 404 from PoYo's status endpoint is taken as final. */

@@ -4,7 +4,7 @@
  * at the two awkward moments (after storing, and mid-request). Status is asserted up to
  * `not_started`; what comes after belongs to callbacks and polling.
  */
-import { createServer } from 'node:net'
+import { freePort } from '../../scripts/lib/free-port.js'
 import t, { type Test } from 'tap'
 import type { TaskEvent } from '../../src/generated/prisma/client.js'
 import { buildSimulator, catalogValidator } from '../../src/poyo/simulator/index.js'
@@ -33,21 +33,6 @@ interface Attempt {
   provider_task_id?: string
   error?: Payload
   at: number
-}
-
-/**
- * A loopback port nothing listens on (it was free a moment ago). Not a low "well-known"
- * port: fetch refuses ports such as 1 or 9 itself ("bad port") without connecting at all.
- */
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
-    })
-  })
 }
 
 async function createTask(test: TestApp, body: object = HAILUO): Promise<string> {
@@ -312,7 +297,8 @@ t.test('(e) no answer in time after sending: ambiguous, stays queued, never resu
 t.test('(f) connection refused: retried, stays queued, never failed', async (t) => {
   const test = await buildTestApp(t, {
     POYO_API_KEY: 'k',
-    POYO_BASE_URL: `http://127.0.0.1:${await closedPort()}`,
+    // A port closed a moment ago (not 1 or 9: fetch refuses those itself without connecting).
+    POYO_BASE_URL: `http://127.0.0.1:${await freePort()}`,
     PUBLIC_URL,
   })
   t.equal(test.runtime.simulator, null, 'talks to the closed port, not the simulator')
