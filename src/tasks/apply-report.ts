@@ -4,7 +4,8 @@ import type { Task } from '../generated/prisma/client.js'
 import type { PoyoTaskStatus } from '../poyo/client.js'
 import { nextPollDelayMs } from './poll-schedule.js'
 import { isTerminal, judgeUpdate, TaskErrorCode, type TaskStatus, type UpdateVerdict } from './status.js'
-import { recordEvent, transition } from './transitions.js'
+import type { TaskChanges } from './task-changes.js'
+import { recordEvent, type TaskEventRecord, transition } from './transitions.js'
 
 /** What PoYo says about a task, from a (confirmed) callback or a poll. */
 export type ProviderReport = Pick<
@@ -34,7 +35,10 @@ export async function applyProviderReport(
   source: 'callback' | 'poller',
   /** The task as the caller just read it, to save reading it again (a lost race re-reads). */
   justRead?: Task,
+  /** An event about this report (the raw callback) to record with the first write, whatever it is. */
+  firstRecord?: TaskEventRecord,
 ): Promise<ApplyOutcome> {
+  let before = firstRecord
   for (let race = 0; race < maxRaces; race++) {
     const task =
       race === 0 && justRead ? justRead : await deps.prisma.task.findUnique({ where: { id: taskId } })
@@ -42,25 +46,31 @@ export async function applyProviderReport(
     const now = deps.clock.now()
     const reported: TaskStatus = report.status
     const verdict = judgeUpdate(task, { status: reported, progress: report.progress })
+    const record = before
+    // Whatever this round's outcome, `record` is written by it: later rounds must not repeat it.
+    before = undefined
+    if (verdict === 'advance' || verdict === 'revive') {
+      // One statement: the fast path of every real state change.
+      const moved = await transition(deps.prisma, {
+        taskId,
+        from: task.status,
+        to: reported,
+        at: now,
+        source,
+        payload: {
+          provider_task_id: report.taskId,
+          progress: report.progress,
+          ...(verdict === 'revive' ? { revived: true } : {}),
+        },
+        data: changesFor(task, report, now, verdict),
+        ...(record ? { before: record } : {}),
+      })
+      if (moved) return 'applied'
+      continue
+    }
     const outcome = await deps.prisma.$transaction(async (tx) => {
+      if (record) await recordEvent(tx, taskId, record.type, record.source, record.payload, now)
       switch (verdict) {
-        case 'advance':
-        case 'revive':
-          return (await transition(tx, {
-            taskId,
-            from: task.status,
-            to: reported,
-            at: now,
-            source,
-            payload: {
-              provider_task_id: report.taskId,
-              progress: report.progress,
-              ...(verdict === 'revive' ? { revived: true } : {}),
-            },
-            data: changesFor(task, report, now, verdict),
-          }))
-            ? 'applied'
-            : null
         case 'progress': {
           const { count } = await tx.task.updateMany({
             where: { id: taskId, status: 'running', progress: { lt: report.progress } },
@@ -89,14 +99,9 @@ export async function applyProviderReport(
 }
 
 /** The columns a forward move sets, from PoYo's report. */
-function changesFor(
-  task: Task,
-  report: ProviderReport,
-  now: Date,
-  verdict: UpdateVerdict,
-): Prisma.TaskUpdateManyMutationInput {
+function changesFor(task: Task, report: ProviderReport, now: Date, verdict: UpdateVerdict): TaskChanges {
   const to = report.status
-  const data: Prisma.TaskUpdateManyMutationInput = {
+  const data: TaskChanges = {
     progress: to === 'finished' ? 100 : Math.max(task.progress, report.progress),
     submitAmbiguous: false,
     nextPollAt: isTerminal(to) ? null : new Date(now.getTime() + nextPollDelayMs(task.pollAttempts)),
@@ -107,7 +112,7 @@ function changesFor(
   if ((to === 'running' || isTerminal(to)) && !task.startedAt) data.startedAt = now
   if (isTerminal(to)) data.finishedAt = now
   if (to === 'finished') {
-    data.files = report.files as unknown as Prisma.InputJsonValue
+    data.files = report.files
     data.credits = report.creditsAmount
     if (verdict === 'revive') Object.assign(data, { errorCode: null, errorMessage: null })
   }

@@ -1,12 +1,12 @@
 import type { Clock } from '../clock.js'
-import type { Prisma, PrismaClient } from '../db/client.js'
+import type { PrismaClient } from '../db/client.js'
 import type { ServiceLogger } from '../logger.js'
 import { type PoyoClient, type PoyoTaskStatus, parseStatusData } from '../poyo/client.js'
 import { isPoyoError } from '../poyo/errors.js'
 import { type ApplyOutcome, applyProviderReport } from './apply-report.js'
 import { firstPollDelayMs } from './poll-schedule.js'
 import { activeStatuses, isTerminal, judgeUpdate } from './status.js'
-import { recordEvent } from './transitions.js'
+import { recordEvent, type TaskEventRecord } from './transitions.js'
 
 export interface CallbackDeps {
   prisma: PrismaClient
@@ -44,19 +44,13 @@ export async function receiveCallback(
   const task = await deps.prisma.task.findUnique({ where: { id: taskId } })
   if (!task) return 'unknown_task'
   const now = deps.clock.now()
-  await recordEvent(
-    deps.prisma,
-    taskId,
-    'callback',
-    'callback',
-    {
-      body: raw.body as Prisma.InputJsonValue,
-      signature_checked: raw.signatureChecked,
-      confirm: deps.confirm,
-    },
-    now,
-  )
+  const received: TaskEventRecord = {
+    type: 'callback',
+    source: 'callback',
+    payload: { body: raw.body, signature_checked: raw.signatureChecked, confirm: deps.confirm },
+  }
   if (task.providerTaskId && task.providerTaskId !== callback.taskId) {
+    await recordEvent(deps.prisma, taskId, received.type, received.source, received.payload, now)
     await recordEvent(
       deps.prisma,
       taskId,
@@ -70,7 +64,12 @@ export async function receiveCallback(
   // A callback that cannot move the task (it is final, and this is no "finished" beating our
   // own deadline) is recorded as ignored without asking PoYo: duplicates cost no status call.
   const canMove = !isTerminal(task.status) || judgeUpdate(task, callback) === 'revive'
-  if (!deps.confirm || !canMove) return applyProviderReport(deps, taskId, callback, 'callback', task)
+  // Without a question to PoYo the callback is recorded by the write it causes (one statement).
+  if (!deps.confirm || !canMove)
+    return applyProviderReport(deps, taskId, callback, 'callback', task, received)
+
+  // Kept before asking PoYo, which may take long or fail.
+  await recordEvent(deps.prisma, taskId, received.type, received.source, received.payload, now)
 
   try {
     const confirmed = await deps.poyo.status(callback.taskId)
