@@ -1,8 +1,9 @@
 /**
  * The SQL the service runs for one confirmed-off `finished` callback, statement for
- * statement as Prisma sends it (captured with log_statement=all): two reads and the raw
- * callback event outside a transaction, then BEGIN, the compare-and-set UPDATE … RETURNING,
- * the status_changed event, COMMIT. Driven by pgbench when installed, else by node-postgres.
+ * statement: the whole task read (Prisma's findUnique), then the one statement of
+ * src/tasks/transitions.ts that moves the task by compare-and-set, records the raw callback
+ * and the status change, and queues a webhook message when the task has one. Driven by
+ * pgbench when installed, else by node-postgres.
  */
 import { execFile } from 'node:child_process'
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
@@ -10,39 +11,54 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import pg from 'pg'
+import { taskResourceSql } from '../../src/tasks/resource.js'
 import { benchId, benchIdSql } from './db.js'
 import { type Latency, percentiles } from './load.js'
 
 const run = promisify(execFile)
 
-const taskColumns = `id, api_key_id, model, status::text, input, metadata, provider_task_id, progress, files,
-  error_code, error_message, provider_error_code, provider_error_type, credits, estimated_credits, webhook_url,
-  webhook_events::text[], idempotency_key, request_hash, client_scope, submit_ambiguous, submit_attempts,
-  submit_in_flight_at, next_poll_at, poll_attempts, deadline_at, created_at, submitted_at, started_at,
-  finished_at, updated_at`
-const eventColumns =
-  'id, task_id, type::text, source::text, from_status::text, to_status::text, payload, created_at'
 const files = `[{"url": "https://files.poyo.sim/v.mp4", "type": "video"}]`
 
-/** The statements after the first read, for the task `task` (an SQL parameter); payloads as long as the real ones. */
+/** The statement after the first read, for the task `task` (an SQL parameter); payloads as long as the real ones. */
 function statements(task: string): string[] {
   // No `:name` in the SQL text (`"progress":100`, `12:00`): pgbench would read a variable.
   const body = callbackBody('b0000000-00000')
     .replace(/(\d):(?=\d)/g, '$1.')
     .replaceAll('":', '": ')
+  const now = `now()`
   return [
-    `INSERT INTO task_events (task_id, type, source, payload, created_at)
-      VALUES (${task}, 'callback', 'callback', '{"body": ${body}, "confirm": false, "signature_checked": false}', now())
-      RETURNING ${eventColumns}`,
-    `SELECT ${taskColumns} FROM tasks WHERE (id = ${task} AND 1=1) LIMIT 1 OFFSET 0`,
-    'BEGIN',
-    `UPDATE tasks SET progress = 100, submit_ambiguous = false, next_poll_at = NULL, started_at = now(),
-      finished_at = now(), files = '${files}', credits = 25, status = 'finished', updated_at = now()
-      WHERE (id = ${task} AND status = 'not_started') RETURNING ${taskColumns}`,
-    `INSERT INTO task_events (task_id, type, source, from_status, to_status, payload, created_at)
-      VALUES (${task}, 'status_changed', 'callback', 'not_started', 'finished',
-        '{"progress": 100, "provider_task_id": "b0000000-00000"}', now()) RETURNING ${eventColumns}`,
-    'COMMIT',
+    `WITH moved AS (
+      UPDATE tasks SET progress = 100::int, submit_ambiguous = false::boolean, next_poll_at = NULL::timestamptz,
+        started_at = ${now}, finished_at = ${now}, files = '${files}'::jsonb, credits = 25::float8,
+        status = 'finished'::"TaskStatus", updated_at = ${now}
+      WHERE id = ${task}::uuid AND status = 'not_started'::"TaskStatus"
+      RETURNING tasks.*
+    ), noted AS (
+      INSERT INTO task_events (task_id, type, source, from_status, to_status, payload, created_at)
+      SELECT task_id, type, source, from_status, to_status, payload, created_at FROM (
+        SELECT 1 AS ord, ${task}::uuid AS task_id, 'callback'::"TaskEventType" AS type,
+          'callback'::"TaskEventSource" AS source, NULL::"TaskStatus" AS from_status,
+          NULL::"TaskStatus" AS to_status,
+          '{"body": ${body}, "confirm": false, "signature_checked": false}'::jsonb AS payload,
+          ${now} AS created_at
+        UNION ALL
+        SELECT 2 AS ord, id AS task_id, 'status_changed'::"TaskEventType" AS type,
+          'callback'::"TaskEventSource" AS source, 'not_started'::"TaskStatus" AS from_status,
+          'finished'::"TaskStatus" AS to_status,
+          '{"progress": 100, "provider_task_id": "b0000000-00000"}'::jsonb AS payload, ${now} AS created_at
+        FROM moved
+      ) events ORDER BY ord
+    ), queued AS (
+      INSERT INTO webhook_deliveries (id, task_id, event, url, payload, next_attempt_at, created_at, updated_at)
+      SELECT gen_random_uuid(), moved.id, moved.status, moved.webhook_url, ${taskResourceSql('moved')},
+        ${now}, ${now}, ${now}
+      FROM moved
+      WHERE moved.webhook_url IS NOT NULL AND moved.status = ANY (moved.webhook_events)
+        AND NOT EXISTS (SELECT 1 FROM webhook_deliveries stopped
+          WHERE stopped.task_id = moved.id AND stopped.status = 'stopped')
+      ON CONFLICT (task_id, event) DO NOTHING
+    )
+    SELECT id FROM moved`,
   ]
 }
 
@@ -86,8 +102,9 @@ async function viaPgbench(url: string, prefix: string, clients: number, seconds:
     const script = [
       '\\set k :k + 1',
       `\\set n :client_id * ${tasksPerClient(seconds)} + :k`,
-      `SELECT id AS tid, provider_task_id FROM tasks WHERE (id = ${benchIdSql(prefix, ':n')} AND 1=1) LIMIT 1 OFFSET 0 \\gset`,
-      ...statements(':tid'),
+      `SELECT *, id AS tid FROM tasks WHERE (id = ${benchIdSql(prefix, ':n')} AND 1=1) LIMIT 1 OFFSET 0 \\gset`,
+      // The same output: a colon in double quotes is not read as a pgbench variable.
+      ...statements(':tid').map((sql) => sql.replaceAll('HH24:MI:SS', 'HH24":"MI":"SS')),
     ].map(
       (line) =>
         `${line.replace(/\s*\n\s*/g, ' ')}${line.startsWith('\\') || line.endsWith('\\gset') ? '' : ';'}`,
@@ -137,7 +154,7 @@ async function viaNode(url: string, prefix: string, clients: number, seconds: nu
         const t0 = process.hrtime.bigint()
         try {
           await client.query(
-            `SELECT id, provider_task_id FROM tasks WHERE (id = $1 AND 1=1) LIMIT $2 OFFSET $3`,
+            `SELECT * FROM tasks WHERE (id = $1 AND 1=1) LIMIT $2 OFFSET $3`,
             [id, 1, 0],
           )
           for (const sql of statements('$1')) {

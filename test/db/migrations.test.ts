@@ -6,6 +6,8 @@ import { withPgClient } from '../../src/db/admin.js'
 import {
   applyMigrations,
   diffDatamodels,
+  migrationsUpToDate,
+  readMigrations,
   migrationsDir,
   schemaPath,
   shippedMigrationNames,
@@ -75,3 +77,38 @@ t.test('a failing migration stops and is reported, leaving earlier ones applied'
   )
   t.same(applied, await shippedMigrationNames())
 })
+
+t.test(
+  'an up-to-date database is recognised without the schema engine; anything else goes to it',
+  async (t) => {
+    const url = await createTestDatabase(t, { migrated: false })
+    const list = await readMigrations()
+    t.equal(await migrationsUpToDate(url, list), false, 'no migrations table yet')
+    await applyMigrations(url)
+    t.equal(await migrationsUpToDate(url, list), true, 'every migration applied')
+
+    const newer = structuredClone(list)
+    newer.migrationDirectories.push({
+      path: '29991231000000_next',
+      migrationFile: { path: 'migration.sql', content: { tag: 'ok', value: 'SELECT 1;' } },
+    })
+    t.equal(await migrationsUpToDate(url, newer), false, 'a shipped migration not applied yet')
+
+    const edited = structuredClone(list)
+    const first = edited.migrationDirectories[0]!.migrationFile.content
+    if (first.tag === 'ok') first.value += '\n-- edited after it was applied'
+    t.equal(
+      await migrationsUpToDate(url, edited),
+      false,
+      'a migration whose file changed after it was applied',
+    )
+
+    await withPgClient(url, (client) =>
+      client.query(
+        `INSERT INTO _prisma_migrations (id, checksum, migration_name, started_at, applied_steps_count)
+       VALUES ('failed-attempt', 'x', '29991231000000_broken', now(), 0)`,
+      ),
+    )
+    t.equal(await migrationsUpToDate(url, list), false, 'a failed attempt is for the engine to report')
+  },
+)
