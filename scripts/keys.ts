@@ -15,20 +15,33 @@ import { withConfiguredDatabase } from './lib/database.js'
 
 const usage = `usage: npm run keys -- create --name NAME [--admin] | list | revoke ID_OR_PREFIX | rotate-webhook-secret ID_OR_PREFIX [--grace-hours N]`
 
-const { positionals, values } = parseArgs({
-  allowPositionals: true,
-  options: {
-    name: { type: 'string' },
-    admin: { type: 'boolean', default: false },
-    'grace-hours': { type: 'string' },
-  },
-})
-const [command, target] = positionals
-
 function fail(message: string): never {
   console.error(message)
   process.exit(2)
 }
+
+function parseCommandLine() {
+  try {
+    return parseArgs({
+      allowPositionals: true,
+      options: {
+        name: { type: 'string' },
+        admin: { type: 'boolean', default: false },
+        'grace-hours': { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    })
+  } catch (error) {
+    return fail(`${(error as Error).message}\n${usage}`)
+  }
+}
+
+const { positionals, values } = parseCommandLine()
+if (values.help) {
+  console.log(usage)
+  process.exit(0)
+}
+const [command, target] = positionals
 
 async function findKey(prisma: PrismaClient, idOrPrefix: string | undefined) {
   if (!idOrPrefix) fail(usage)

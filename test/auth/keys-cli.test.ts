@@ -184,3 +184,13 @@ t.test('bad usage exits 2 with the usage line', async (t) => {
   t.match(noName.stderr, /usage: npm run keys/)
   t.equal(await prisma.apiKey.count(), 2, 'nothing created')
 })
+
+t.test('--help prints the usage; an unknown option exits 2 with it', async (t) => {
+  const help = await keys('--help')
+  t.equal(help.code, 0)
+  t.match(help.stdout, /usage: npm run keys/)
+  const unknown = await keys('create', '--nmae', 'typo')
+  t.equal(unknown.code, 2)
+  t.match(unknown.stderr, /Unknown option '--nmae'[\s\S]*usage: npm run keys/)
+  t.notMatch(unknown.stderr, /at checkOptionUsage/, 'no stack trace')
+})
