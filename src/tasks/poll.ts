@@ -113,22 +113,20 @@ async function failIfLost(deps: Pick<PollDeps, 'prisma'>, taskId: string, now: D
   const task = await deps.prisma.task.findUnique({ where: { id: taskId } })
   if (!task?.submittedAt || isTerminal(task.status)) return false
   if (now.getTime() - task.submittedAt.getTime() < lostAfterMs) return false
-  await recordEvent(deps.prisma, taskId, 'poll', 'poller', { error: 'not_found' }, now)
-  return deps.prisma.$transaction((tx) =>
-    transition(tx, {
-      taskId,
-      from: task.status,
-      to: 'failed',
-      at: now,
-      source: 'poller',
-      data: {
-        errorCode: TaskErrorCode.providerLost,
-        errorMessage: `PoYo no longer knows task ${task.providerTaskId}`,
-        finishedAt: now,
-        nextPollAt: null,
-      },
-    }),
-  )
+  return transition(deps.prisma, {
+    taskId,
+    from: task.status,
+    to: 'failed',
+    at: now,
+    source: 'poller',
+    data: {
+      errorCode: TaskErrorCode.providerLost,
+      errorMessage: `PoYo no longer knows task ${task.providerTaskId}`,
+      finishedAt: now,
+      nextPollAt: null,
+    },
+    before: { type: 'poll', source: 'poller', payload: { error: 'not_found' } },
+  })
 }
 
 /** Fails every non-terminal task whose deadline has passed; returns how many. */
@@ -150,23 +148,21 @@ export async function failOverdueTasks(
           ? 'PoYo never confirmed a submit whose answer was lost (no callback and no task id to poll) before the deadline'
           : 'PoYo did not accept the task before its submission deadline'
         : 'PoYo gave no final answer before the task deadline'
-    const moved = await deps.prisma.$transaction((tx) =>
-      transition(tx, {
-        taskId: task.id,
-        from: task.status,
-        to: 'failed',
-        at: now,
-        source: 'system',
-        payload: { reason: 'deadline' },
-        data: {
-          errorCode: TaskErrorCode.deadlineExceeded,
-          errorMessage: reason,
-          finishedAt: now,
-          // PoYo's word beats our timeout: keep asking now and then, for a while.
-          nextPollAt: task.providerTaskId ? new Date(now.getTime() + afterDeadlinePollMs) : null,
-        },
-      }),
-    )
+    const moved = await transition(deps.prisma, {
+      taskId: task.id,
+      from: task.status,
+      to: 'failed',
+      at: now,
+      source: 'system',
+      payload: { reason: 'deadline' },
+      data: {
+        errorCode: TaskErrorCode.deadlineExceeded,
+        errorMessage: reason,
+        finishedAt: now,
+        // PoYo's word beats our timeout: keep asking now and then, for a while.
+        nextPollAt: task.providerTaskId ? new Date(now.getTime() + afterDeadlinePollMs) : null,
+      },
+    })
     if (moved) failed++
   }
   return failed

@@ -48,7 +48,7 @@ export function retryDelayMs(
  */
 export async function submitTask(deps: SubmitDeps, taskId: string): Promise<void> {
   const now = deps.clock.now()
-  const claim = await deps.prisma.task.updateMany({
+  const [task] = await deps.prisma.task.updateManyAndReturn({
     where: {
       id: taskId,
       status: 'queued',
@@ -58,8 +58,7 @@ export async function submitTask(deps: SubmitDeps, taskId: string): Promise<void
     },
     data: { submitInFlightAt: now, submitAttempts: { increment: 1 } },
   })
-  if (claim.count === 0) return handleUnclaimable(deps, taskId, now)
-  const task = await deps.prisma.task.findUniqueOrThrow({ where: { id: taskId } })
+  if (!task) return handleUnclaimable(deps, taskId, now)
 
   try {
     const result = await deps.poyo.submit({
@@ -106,53 +105,46 @@ async function handleUnclaimable(deps: SubmitDeps, taskId: string, now: Date): P
     throw new Error(`task ${taskId}: a submit attempt is in flight; checking again later`)
   }
   if (task.deadlineAt <= now) {
-    await deps.prisma.$transaction((tx) =>
-      transition(tx, {
-        taskId,
-        from: 'queued',
-        to: 'failed',
-        at: now,
-        source: 'submitter',
-        data: {
-          errorCode: TaskErrorCode.deadlineExceeded,
-          errorMessage: `PoYo did not accept the task within its submission deadline (${task.submitAttempts} attempts)`,
-          finishedAt: now,
-        },
-      }),
-    )
+    await transition(deps.prisma, {
+      taskId,
+      from: 'queued',
+      to: 'failed',
+      at: now,
+      source: 'submitter',
+      data: {
+        errorCode: TaskErrorCode.deadlineExceeded,
+        errorMessage: `PoYo did not accept the task within its submission deadline (${task.submitAttempts} attempts)`,
+        finishedAt: now,
+      },
+    })
   }
 }
 
 async function recordAccepted(deps: SubmitDeps, task: Task, providerTaskId: string): Promise<void> {
   const now = deps.clock.now()
   const family = modelCatalog.get(task.model)?.family ?? task.model
-  await deps.prisma.$transaction(async (tx) => {
-    await recordEvent(
-      tx,
-      task.id,
-      'submit_attempt',
-      'submitter',
-      { attempt: task.submitAttempts, outcome: 'accepted', provider_task_id: providerTaskId },
-      now,
-    )
-    const moved = await transition(tx, {
-      taskId: task.id,
-      from: 'queued',
-      to: 'not_started',
-      at: now,
+  const moved = await transition(deps.prisma, {
+    taskId: task.id,
+    from: 'queued',
+    to: 'not_started',
+    at: now,
+    source: 'submitter',
+    payload: { provider_task_id: providerTaskId },
+    data: {
+      providerTaskId,
+      submittedAt: now,
+      submitInFlightAt: null,
+      nextPollAt: new Date(now.getTime() + firstPollDelayMs),
+      deadlineAt: new Date(now.getTime() + runDeadlineMs(deps.config, family)),
+    },
+    before: {
+      type: 'submit_attempt',
       source: 'submitter',
-      payload: { provider_task_id: providerTaskId },
-      data: {
-        providerTaskId,
-        submittedAt: now,
-        submitInFlightAt: null,
-        nextPollAt: new Date(now.getTime() + firstPollDelayMs),
-        deadlineAt: new Date(now.getTime() + runDeadlineMs(deps.config, family)),
-      },
-    })
-    // A fast callback may have adopted the task first: keep what it set, add what it lacked.
-    if (!moved) await adoptLateAcceptance(tx, task.id, providerTaskId, now)
+      payload: { attempt: task.submitAttempts, outcome: 'accepted', provider_task_id: providerTaskId },
+    },
   })
+  // A fast callback may have adopted the task first: keep what it set, add what it lacked.
+  if (!moved) await deps.prisma.$transaction((tx) => adoptLateAcceptance(tx, task.id, providerTaskId, now))
 }
 
 async function adoptLateAcceptance(
@@ -170,30 +162,25 @@ async function adoptLateAcceptance(
 
 async function recordRejected(deps: SubmitDeps, task: Task, error: PoyoError): Promise<void> {
   const now = deps.clock.now()
-  await deps.prisma.$transaction(async (tx) => {
-    await recordEvent(
-      tx,
-      task.id,
-      'submit_attempt',
-      'submitter',
-      { attempt: task.submitAttempts, outcome: 'rejected', error: error.toJSON() },
-      now,
-    )
-    await transition(tx, {
-      taskId: task.id,
-      from: 'queued',
-      to: 'failed',
-      at: now,
+  await transition(deps.prisma, {
+    taskId: task.id,
+    from: 'queued',
+    to: 'failed',
+    at: now,
+    source: 'submitter',
+    data: {
+      submitInFlightAt: null,
+      finishedAt: now,
+      errorCode: TaskErrorCode.providerRejected,
+      errorMessage: error.message,
+      providerErrorCode: error.code ?? error.httpStatus ?? null,
+      providerErrorType: error.type ?? null,
+    },
+    before: {
+      type: 'submit_attempt',
       source: 'submitter',
-      data: {
-        submitInFlightAt: null,
-        finishedAt: now,
-        errorCode: TaskErrorCode.providerRejected,
-        errorMessage: error.message,
-        providerErrorCode: error.code ?? error.httpStatus ?? null,
-        providerErrorType: error.type ?? null,
-      },
-    })
+      payload: { attempt: task.submitAttempts, outcome: 'rejected', error: error.toJSON() },
+    },
   })
 }
 
