@@ -153,10 +153,7 @@ async function viaNode(url: string, prefix: string, clients: number, seconds: nu
         const id = benchId(prefix, next++)
         const t0 = process.hrtime.bigint()
         try {
-          await client.query(
-            `SELECT * FROM tasks WHERE (id = $1 AND 1=1) LIMIT $2 OFFSET $3`,
-            [id, 1, 0],
-          )
+          await client.query(`SELECT * FROM tasks WHERE (id = $1 AND 1=1) LIMIT $2 OFFSET $3`, [id, 1, 0])
           for (const sql of statements('$1')) {
             await client.query(sql, sql.includes('$1') ? [id] : [])
           }

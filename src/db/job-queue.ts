@@ -10,6 +10,8 @@ export const Queues = {
   pollSweep: 'poll-sweep',
   /** Periodic: send the webhook messages that are due. */
   webhookSweep: 'webhook-sweep',
+  /** Periodic: fold the stats dirty log into the stats rollup. */
+  statsRefresh: 'stats-refresh',
 } as const
 
 export type QueueName = (typeof Queues)[keyof typeof Queues]
@@ -42,7 +44,7 @@ export async function startJobQueue(databaseUrl: string, logger: Logger): Promis
   })
   // Sweeps are chains: each run queues the next. `stately` keeps at most one waiting and one
   // running cluster-wide, so instances share one chain and the poll cap is global.
-  for (const name of [Queues.pollSweep, Queues.webhookSweep]) {
+  for (const name of [Queues.pollSweep, Queues.webhookSweep, Queues.statsRefresh]) {
     await boss.createQueue(name, {
       name,
       policy: 'stately',

@@ -2,10 +2,12 @@ import type { Static } from '@sinclair/typebox'
 import type { PrismaClient } from '../db/client.js'
 import { Prisma } from '../generated/prisma/client.js'
 import type { StatsQuery } from '../schemas/queries.js'
-import { type Caller, visibleTasks } from '../tasks/caller.js'
+import { percentile } from '../stats/histogram.js'
+import { bucketStarts, dayMs, hourMs, hoursOfDays, mergeRanges, planWindow } from '../stats/plan.js'
+import { dirtyHours, readCounts, readDurations, readSeries, rollupScope } from '../stats/read.js'
+import type { Caller } from '../tasks/caller.js'
 import { TaskStatus } from '../tasks/status.js'
 import { invalidParameter, parseInstant } from './params.js'
-import { visibleTasksSql } from './scope.js'
 
 export type Bucket = 'hour' | 'day'
 
@@ -15,8 +17,6 @@ export interface StatsWindow {
   bucket: Bucket
 }
 
-const hourMs = 3_600_000
-const dayMs = 24 * hourMs
 const maxWindowMs = 400 * dayMs
 // Hour buckets over longer windows would be thousands of points no chart can show.
 const maxHourlyWindowMs = 31 * dayMs
@@ -48,98 +48,50 @@ function successRate(counts: StatusCounts): number | null {
 /** Float sums and interpolated percentiles, without binary noise (0.30000000000000004). */
 const round = (value: number, digits: number) => Math.round(value * 10 ** digits) / 10 ** digits
 
-interface DurationRow {
-  model: string
-  p50: number | null
-  p95: number | null
-}
-
-interface SeriesRow {
-  start: string
-  created: number
-  finished: number
-  failed: number
-}
-
-/** Submit-to-finish durations per model (seconds), over finished tasks created in the window. */
-function durationsSql(caller: Caller, window: StatsWindow) {
-  const seconds = Prisma.sql`extract(epoch FROM finished_at - submitted_at)::float8`
-  return Prisma.sql`
-    SELECT model,
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY ${seconds}) AS p50,
-           percentile_cont(0.95) WITHIN GROUP (ORDER BY ${seconds}) AS p95
-    FROM tasks
-    WHERE ${visibleTasksSql(caller)}
-      AND created_at >= ${window.from.toISOString()}::timestamptz
-      AND created_at < ${window.to.toISOString()}::timestamptz
-      AND status = 'finished' AND submitted_at IS NOT NULL AND finished_at IS NOT NULL
-    GROUP BY model`
-}
-
 /**
- * One row per bucket (UTC), empty ones included: tasks created in it, and tasks that
- * ended (finished or failed) in it. Buckets at the window's edges count only what falls inside.
+ * Dashboard aggregates over tasks `caller` may see; see the Stats schema for each field.
+ * Answered from the stats rollup (src/stats/) plus live reads of what it does not cover,
+ * all in one snapshot (REPEATABLE READ), so the numbers equal a live count over `tasks`.
  */
-function seriesSql(caller: Caller, window: StatsWindow) {
-  const from = Prisma.sql`${window.from.toISOString()}::timestamptz`
-  const to = Prisma.sql`${window.to.toISOString()}::timestamptz`
-  const unit = window.bucket
-  const scope = visibleTasksSql(caller)
-  return Prisma.sql`
-    WITH buckets AS (
-      SELECT generate_series(
-        date_trunc(${unit}, ${from} AT TIME ZONE 'UTC'),
-        (${to} - interval '1 millisecond') AT TIME ZONE 'UTC',
-        ${`1 ${unit}`}::interval
-      ) AS start
-    ), created AS (
-      SELECT date_trunc(${unit}, created_at AT TIME ZONE 'UTC') AS start, count(*)::int AS n
-      FROM tasks
-      WHERE ${scope} AND created_at >= ${from} AND created_at < ${to}
-      GROUP BY 1
-    ), ended AS (
-      SELECT date_trunc(${unit}, finished_at AT TIME ZONE 'UTC') AS start,
-             (count(*) FILTER (WHERE status = 'finished'))::int AS finished,
-             (count(*) FILTER (WHERE status = 'failed'))::int AS failed
-      FROM tasks
-      WHERE ${scope} AND finished_at >= ${from} AND finished_at < ${to} AND status IN ('finished', 'failed')
-      GROUP BY 1
-    )
-    SELECT to_char(b.start, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS start,
-           coalesce(c.n, 0) AS created, coalesce(e.finished, 0) AS finished, coalesce(e.failed, 0) AS failed
-    FROM buckets b
-    LEFT JOIN created c ON c.start = b.start
-    LEFT JOIN ended e ON e.start = b.start
-    ORDER BY b.start`
-}
-
-/** Dashboard aggregates over tasks `caller` may see; see the Stats schema for each field. */
 export async function taskStats(prisma: PrismaClient, caller: Caller, window: StatsWindow) {
-  const [groups, durations, series] = await Promise.all([
-    prisma.task.groupBy({
-      by: ['model', 'status'],
-      where: { ...visibleTasks(caller), createdAt: { gte: window.from, lt: window.to } },
-      _count: { _all: true },
-      _sum: { credits: true },
-    }),
-    prisma.$queryRaw<DurationRow[]>(durationsSql(caller, window)),
-    prisma.$queryRaw<SeriesRow[]>(seriesSql(caller, window)),
-  ])
+  const from = window.from.getTime()
+  const to = window.to.getTime()
+  const unitMs = window.bucket === 'hour' ? hourMs : dayMs
+  const who = { caller, scope: rollupScope(caller) }
+  const { groups, durations, series } = await prisma.$transaction(
+    async (tx) => {
+      // Each read is small: starting parallel workers would cost more than it saves.
+      await tx.$executeRaw`SET LOCAL max_parallel_workers_per_gather = 0`
+      const plan = planWindow(from, to, await dirtyHours(tx, Math.floor(from / hourMs) * hourMs, to))
+      // Durations have day rows only: the hours outside whole clean days are read live.
+      const durationRanges = mergeRanges([
+        ...plan.live,
+        ...plan.hours.map((h) => ({ from: h, to: h + hourMs })),
+      ])
+      const [seriesDays, seriesHours] =
+        window.bucket === 'day' ? [plan.days, plan.hours] : [[], [...hoursOfDays(plan.days), ...plan.hours]]
+      return {
+        groups: await readCounts(tx, who, plan.days, plan.hours, plan.live),
+        durations: await readDurations(tx, who, plan.days, durationRanges),
+        series: await readSeries(tx, who, window.bucket, seriesDays, seriesHours, plan.live),
+      }
+    },
+    { isolationLevel: Prisma.TransactionIsolationLevel.RepeatableRead },
+  )
 
   const byStatus = emptyCounts()
   let credits = 0
   const models = new Map<string, { counts: StatusCounts; credits: number }>()
   for (const group of groups) {
-    const count = group._count._all
-    const spent = group._sum.credits ?? 0
-    byStatus[group.status] += count
-    credits += spent
+    const status = group.status as TaskStatus
+    byStatus[status] += group.tasks
+    credits += group.credits
     const model = models.get(group.model) ?? { counts: emptyCounts(), credits: 0 }
-    model.counts[group.status] += count
-    model.credits += spent
+    model.counts[status] += group.tasks
+    model.credits += group.credits
     models.set(group.model, model)
   }
-  const durationByModel = new Map(durations.map((row) => [row.model, row]))
+  const seriesByStart = new Map(series.map((row) => [row.ms, row]))
 
   return {
     from: window.from.toISOString(),
@@ -152,17 +104,27 @@ export async function taskStats(prisma: PrismaClient, caller: Caller, window: St
     by_model: [...models.entries()]
       .sort(([a], [b]) => (a < b ? -1 : 1))
       .map(([model, { counts, credits: spent }]) => {
-        const duration = durationByModel.get(model)
+        const bins = durations.get(model) ?? []
+        const p50 = percentile(bins, 0.5)
+        const p95 = percentile(bins, 0.95)
         return {
           model,
           total: Object.values(counts).reduce((sum, n) => sum + n, 0),
           by_status: counts,
           success_rate: successRate(counts),
           credits: round(spent, 6),
-          p50_seconds: duration?.p50 == null ? null : round(duration.p50, 3),
-          p95_seconds: duration?.p95 == null ? null : round(duration.p95, 3),
+          p50_seconds: p50 === null ? null : round(p50, 3),
+          p95_seconds: p95 === null ? null : round(p95, 3),
         }
       }),
-    series,
+    series: bucketStarts(from, to, unitMs).map((start) => {
+      const row = seriesByStart.get(start)
+      return {
+        start: new Date(start).toISOString(),
+        created: row?.created ?? 0,
+        finished: row?.finished ?? 0,
+        failed: row?.failed ?? 0,
+      }
+    }),
   }
 }

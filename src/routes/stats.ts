@@ -12,7 +12,7 @@ const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['tasks'],
         summary: 'Aggregates over a time window',
         description:
-          'Counts, success rate, credits and submit-to-finish percentiles cover tasks created in [from, to). The series counts, per UTC bucket, tasks created and tasks that ended in it.',
+          'Counts, success rate, credits and submit-to-finish percentiles cover tasks created in [from, to). The series counts, per UTC bucket, tasks created and tasks that ended in it. Every count is exact (a rollup plus a live count of what changed since its last refresh); the percentiles are within 2.2%.',
         querystring: StatsQuery,
         response: { 200: Stats, 400: problemRef, 401: problemRef, 429: problemRef },
       },

@@ -2,6 +2,7 @@ import type { Config } from '../config.js'
 import { consume } from '../db/job-consumer.js'
 import { Queues } from '../db/job-queue.js'
 import { startSweepChain } from '../db/sweep-chain.js'
+import { refreshStats } from '../stats/refresh.js'
 import type { UrlPolicy } from '../webhooks/ssrf.js'
 import { runWebhookSweep } from '../webhooks/sweep.js'
 import { runPollSweep } from './poll-sweep.js'
@@ -18,12 +19,16 @@ export type WorkerDeps = SubmitDeps & {
   config: SubmitDeps['config'] &
     Pick<
       Config,
-      'POLL_MAX_PER_SECOND' | 'POLL_SWEEP_INTERVAL_MS' | 'WEBHOOK_TIMEOUT_MS' | 'SUBMIT_CONCURRENCY'
+      | 'POLL_MAX_PER_SECOND'
+      | 'POLL_SWEEP_INTERVAL_MS'
+      | 'WEBHOOK_TIMEOUT_MS'
+      | 'SUBMIT_CONCURRENCY'
+      | 'STATS_REFRESH_INTERVAL_MS'
     >
   webhookPolicy: UrlPolicy
 }
 
-/** Starts this process's consumers: submissions, the poll sweep and the webhook sweep. */
+/** Starts this process's consumers: submissions, the poll sweep, the webhook sweep and the stats refresh. */
 export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
   const { queue, config, logger } = deps
 
@@ -63,10 +68,23 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
     logger,
   )
 
+  // One refresh at a time cluster-wide (stately queue); GET /v1/stats is exact without it,
+  // only slower as more hours are computed live.
+  const stats = await startSweepChain(
+    queue,
+    Queues.statsRefresh,
+    config.STATS_REFRESH_INTERVAL_MS,
+    async () => {
+      await refreshStats(deps.prisma)
+      return undefined
+    },
+    logger,
+  )
+
   return {
     wakeSubmitter: () => submitter.wake(),
     stop: async () => {
-      await Promise.all([submitter.stop(), poller.stop(), webhooks.stop()])
+      await Promise.all([submitter.stop(), poller.stop(), webhooks.stop(), stats.stop()])
     },
   }
 }

@@ -1,0 +1,145 @@
+import { Prisma } from '../generated/prisma/client.js'
+import type { Caller } from '../tasks/caller.js'
+import { visibleTasksSql } from '../queries/scope.js'
+import { type Bin, durationBinSql, durationSecondsSql, hasDurationSql } from './histogram.js'
+import type { Range } from './plan.js'
+
+/**
+ * The reads behind GET /v1/stats: each sums rollup rows for the parts of the window the
+ * plan (plan.ts) takes from the rollup, and the same facts computed from `tasks` over its
+ * live ranges. Run in one snapshot, they give what one query over `tasks` alone would.
+ */
+type Tx = Prisma.TransactionClient
+
+/** The rollup scope of a caller: every task for admins, the key's own otherwise. */
+export function rollupScope(caller: Caller): string {
+  if (caller.role === 'admin') return 'all'
+  return caller.apiKeyId ?? 'none'
+}
+
+const timestamps = (starts: number[]) =>
+  Prisma.sql`${starts.map((ms) => new Date(ms).toISOString())}::timestamptz[]`
+
+/**
+ * Rows of `tasks` whose `column` is in one of the live ranges, as ORed constant ranges: the
+ * planner then scans the index once per range (a join against a relation of ranges was
+ * planned as a sequential scan of the whole table).
+ */
+function inRanges(column: 'created_at' | 'finished_at', ranges: Range[]) {
+  if (ranges.length === 0) return Prisma.sql`FALSE`
+  const col = Prisma.raw(`t.${column}`)
+  const at = (ms: number) => Prisma.sql`${new Date(ms).toISOString()}::timestamptz`
+  return Prisma.sql`(${Prisma.join(
+    ranges.map((r) => Prisma.sql`(${col} >= ${at(r.from)} AND ${col} < ${at(r.to)})`),
+    ' OR ',
+  )})`
+}
+
+export interface Scope {
+  caller: Caller
+  scope: string
+}
+
+/** Hours named in the dirty log between `from` and `to`, as epoch ms. */
+export async function dirtyHours(tx: Tx, from: number, to: number): Promise<Set<number>> {
+  const rows = await tx.$queryRaw<{ ms: number }[]>`
+    SELECT DISTINCT (extract(epoch FROM bucket) * 1000)::float8 AS ms FROM stats_dirty
+    WHERE bucket >= ${new Date(from).toISOString()}::timestamptz AND bucket < ${new Date(to).toISOString()}::timestamptz`
+  return new Set(rows.map((row) => row.ms))
+}
+
+export interface CountRow {
+  model: string
+  status: string
+  tasks: number
+  credits: number
+}
+
+/** Tasks and credits per model and status, over tasks created in `days`, `hours` and `live`. */
+export function readCounts(tx: Tx, who: Scope, days: number[], hours: number[], live: Range[]) {
+  return tx.$queryRaw<CountRow[]>`
+    SELECT model, status::text AS status, sum(created)::int AS tasks, coalesce(sum(credits), 0)::float8 AS credits
+    FROM (
+      SELECT model, status, created, credits FROM stats_rollup
+      WHERE grain = 'day' AND bucket = ANY(${timestamps(days)}) AND scope = ${who.scope}
+      UNION ALL
+      SELECT model, status, created, credits FROM stats_rollup
+      WHERE grain = 'hour' AND bucket = ANY(${timestamps(hours)}) AND scope = ${who.scope}
+      UNION ALL
+      SELECT t.model, t.status, 1, t.credits::numeric
+      FROM tasks t
+      WHERE ${visibleTasksSql(who.caller, 't')} AND ${inRanges('created_at', live)}
+    ) parts
+    GROUP BY model, status
+    HAVING sum(created) > 0`
+}
+
+/** Duration histograms per model: day rows for `days`, computed from `tasks` over `live`. */
+export async function readDurations(
+  tx: Tx,
+  who: Scope,
+  days: number[],
+  live: Range[],
+): Promise<Map<string, Bin[]>> {
+  const rows = await tx.$queryRaw<(Bin & { model: string })[]>`
+    SELECT model, bin, sum(tasks)::int AS tasks, min(min_seconds) AS min, max(max_seconds) AS max
+    FROM (
+      SELECT model, bin, tasks, min_seconds, max_seconds FROM stats_durations
+      WHERE bucket = ANY(${timestamps(days)}) AND scope = ${who.scope}
+      UNION ALL
+      SELECT model, bin, count(*)::int, min(seconds), max(seconds)
+      FROM (
+        SELECT t.model, ${durationBinSql} AS bin, ${durationSecondsSql} AS seconds
+        FROM tasks t
+        WHERE ${visibleTasksSql(who.caller, 't')} AND ${inRanges('created_at', live)} AND ${hasDurationSql}
+      ) l
+      GROUP BY model, bin
+    ) parts
+    GROUP BY model, bin`
+  const byModel = new Map<string, Bin[]>()
+  for (const { model, ...bin } of rows) byModel.set(model, [...(byModel.get(model) ?? []), bin])
+  return byModel
+}
+
+export interface SeriesRow {
+  ms: number
+  created: number
+  finished: number
+  failed: number
+}
+
+/**
+ * Tasks created and tasks ended (by finished_at) per series bucket (`unit`), from day rows
+ * for `days`, hour rows for `hours` and `tasks` over `live`. Only non-empty buckets come back.
+ */
+export function readSeries(
+  tx: Tx,
+  who: Scope,
+  unit: 'hour' | 'day',
+  days: number[],
+  hours: number[],
+  live: Range[],
+) {
+  const scope = visibleTasksSql(who.caller, 't')
+  return tx.$queryRaw<SeriesRow[]>`
+    SELECT (extract(epoch FROM date_trunc(${unit}, at, 'UTC')) * 1000)::float8 AS ms,
+           sum(created)::int AS created,
+           coalesce(sum(ended) FILTER (WHERE status = 'finished'), 0)::int AS finished,
+           coalesce(sum(ended) FILTER (WHERE status = 'failed'), 0)::int AS failed
+    FROM (
+      SELECT bucket AS at, status, created, ended FROM stats_rollup
+      WHERE grain = 'day' AND bucket = ANY(${timestamps(days)}) AND scope = ${who.scope}
+      UNION ALL
+      SELECT bucket, status, created, ended FROM stats_rollup
+      WHERE grain = 'hour' AND bucket = ANY(${timestamps(hours)}) AND scope = ${who.scope}
+      UNION ALL
+      SELECT t.created_at, t.status, 1, 0
+      FROM tasks t
+      WHERE ${scope} AND ${inRanges('created_at', live)}
+      UNION ALL
+      SELECT t.finished_at, t.status, 0, 1
+      FROM tasks t
+      WHERE ${scope} AND ${inRanges('finished_at', live)} AND t.status IN ('finished', 'failed')
+    ) parts
+    GROUP BY 1`
+}
