@@ -3,7 +3,7 @@ import type { PrismaClient } from '../db/client.js'
 import { Prisma } from '../generated/prisma/client.js'
 import type { StatsQuery } from '../schemas/queries.js'
 import { percentile } from '../stats/histogram.js'
-import { bucketStarts, dayMs, hourMs, hoursOfDays, mergeRanges, planWindow } from '../stats/plan.js'
+import { bucketStarts, dayMs, hourMs, hoursOfDays, planDurations, planWindow } from '../stats/plan.js'
 import { dirtyHours, readCounts, readDurations, readSeries, rollupScope } from '../stats/read.js'
 import type { Caller } from '../tasks/caller.js'
 import { TaskStatus } from '../tasks/status.js'
@@ -62,18 +62,16 @@ export async function taskStats(prisma: PrismaClient, caller: Caller, window: St
     async (tx) => {
       // Each read is small: starting parallel workers would cost more than it saves.
       await tx.$executeRaw`SET LOCAL max_parallel_workers_per_gather = 0`
-      const plan = planWindow(from, to, await dirtyHours(tx, Math.floor(from / hourMs) * hourMs, to))
-      // Durations have day rows only: the hours outside whole clean days are read live.
-      const durationRanges = mergeRanges([
-        ...plan.live,
-        ...plan.hours.map((h) => ({ from: h, to: h + hourMs })),
-      ])
+      // The whole days the window touches: a partial edge day may be read whole, less its outside part.
+      const dirty = await dirtyHours(tx, Math.floor(from / dayMs) * dayMs, Math.ceil(to / dayMs) * dayMs)
+      const plan = planWindow(from, to, dirty)
+      const durationPlan = planDurations(from, to, dirty)
       const [seriesDays, seriesHours] =
         window.bucket === 'day' ? [plan.days, plan.hours] : [[], [...hoursOfDays(plan.days), ...plan.hours]]
       return {
-        groups: await readCounts(tx, who, plan.days, plan.hours, plan.live),
-        durations: await readDurations(tx, who, plan.days, durationRanges),
-        series: await readSeries(tx, who, window.bucket, seriesDays, seriesHours, plan.live),
+        groups: await readCounts(tx, who, plan.days, plan.hours, plan.live, plan.minus),
+        durations: await readDurations(tx, who, durationPlan.days, durationPlan.live, durationPlan.minus),
+        series: await readSeries(tx, who, window.bucket, seriesDays, seriesHours, plan.live, plan.minus),
       }
     },
     { isolationLevel: Prisma.TransactionIsolationLevel.RepeatableRead },

@@ -1,7 +1,9 @@
 /**
  * How a stats window is answered: from day rollup rows where a whole UTC day is inside the
  * window and none of its hours is dirty, from hour rows for the other whole clean hours,
- * and live from `tasks` for the rest (the partial hours at the edges and the dirty hours).
+ * and live from `tasks` for the rest (the dirty hours, and the partial hours at the edges).
+ * A clean partial hour mostly inside the window is its hour row minus the tasks of the part
+ * outside, counted live: a window ending now then reads a few seconds of tasks, not an hour.
  * Times are epoch milliseconds; UTC hours and days are plain multiples (no leap seconds).
  */
 export const hourMs = 3_600_000
@@ -19,6 +21,8 @@ export interface WindowPlan {
   hours: number[]
   /** Ranges computed from `tasks`, merged and sorted. */
   live: Range[]
+  /** Ranges outside the window inside buckets read whole: their tasks are subtracted. */
+  minus: Range[]
 }
 
 const floorTo = (ms: number, unit: number) => Math.floor(ms / unit) * unit
@@ -39,10 +43,20 @@ export function mergeRanges(ranges: Range[]): Range[] {
 export function planWindow(from: number, to: number, dirtyHours: Set<number>): WindowPlan {
   const firstHour = ceilTo(from, hourMs)
   const endHour = floorTo(to, hourMs)
-  if (firstHour >= endHour) return { days: [], hours: [], live: [{ from, to }] }
+  if (firstHour >= endHour) return { days: [], hours: [], live: [{ from, to }], minus: [] }
   const live: Range[] = []
-  if (from < firstHour) live.push({ from, to: firstHour })
-  if (endHour < to) live.push({ from: endHour, to })
+  const minus: Range[] = []
+  const edgeHours: number[] = []
+  // A partial edge hour: whole minus the part outside when that part is the smaller and the hour is clean.
+  const edge = (hour: number, inside: Range, outside: Range) => {
+    if (!dirtyHours.has(hour) && outside.to - outside.from < inside.to - inside.from) {
+      edgeHours.push(hour)
+      minus.push(outside)
+    } else live.push(inside)
+  }
+  if (from < firstHour)
+    edge(firstHour - hourMs, { from, to: firstHour }, { from: firstHour - hourMs, to: from })
+  if (endHour < to) edge(endHour, { from: endHour, to }, { from: to, to: endHour + hourMs })
 
   const days: number[] = []
   const hours: number[] = []
@@ -58,7 +72,35 @@ export function planWindow(from: number, to: number, dirtyHours: Set<number>): W
     } else if (dirtyHours.has(hour)) live.push({ from: hour, to: hour + hourMs })
     else hours.push(hour)
   }
-  return { days, hours, live: mergeRanges(live) }
+  return { days, hours: [...hours, ...edgeHours], live: mergeRanges(live), minus }
+}
+
+/** Durations have day rows only: the days they are read from, and what is read live or subtracted. */
+export interface DurationPlan {
+  days: number[]
+  live: Range[]
+  minus: Range[]
+}
+
+/**
+ * Whole clean days from day rows; a clean partial day mostly inside the window as its row
+ * minus the part outside; anything else (dirty days, small parts of days) live.
+ */
+export function planDurations(from: number, to: number, dirtyHours: Set<number>): DurationPlan {
+  const plan: DurationPlan = { days: [], live: [], minus: [] }
+  for (let day = floorTo(from, dayMs); day < to; day += dayMs) {
+    const inside = { from: Math.max(day, from), to: Math.min(day + dayMs, to) }
+    const insideMs = inside.to - inside.from
+    let clean = true
+    for (let hour = day; hour < day + dayMs; hour += hourMs) if (dirtyHours.has(hour)) clean = false
+    if (clean && insideMs === dayMs) plan.days.push(day)
+    else if (clean && dayMs - insideMs < insideMs) {
+      plan.days.push(day)
+      if (day < inside.from) plan.minus.push({ from: day, to: inside.from })
+      if (inside.to < day + dayMs) plan.minus.push({ from: inside.to, to: day + dayMs })
+    } else plan.live.push(inside)
+  }
+  return { ...plan, live: mergeRanges(plan.live) }
 }
 
 /** The hours of some days, for hour-bucket series over days read from day rows. */

@@ -55,8 +55,15 @@ export interface CountRow {
   credits: number
 }
 
-/** Tasks and credits per model and status, over tasks created in `days`, `hours` and `live`. */
-export function readCounts(tx: Tx, who: Scope, days: number[], hours: number[], live: Range[]) {
+/** Tasks and credits per model and status, over tasks created in `days`, `hours` and `live`, less those in `minus`. */
+export function readCounts(
+  tx: Tx,
+  who: Scope,
+  days: number[],
+  hours: number[],
+  live: Range[],
+  minus: Range[],
+) {
   return tx.$queryRaw<CountRow[]>`
     SELECT model, status::text AS status, sum(created)::int AS tasks, coalesce(sum(credits), 0)::float8 AS credits
     FROM (
@@ -69,17 +76,26 @@ export function readCounts(tx: Tx, who: Scope, days: number[], hours: number[], 
       SELECT t.model, t.status, 1, t.credits::numeric
       FROM tasks t
       WHERE ${visibleTasksSql(who.caller, 't')} AND ${inRanges('created_at', live)}
+      UNION ALL
+      SELECT t.model, t.status, -1, -t.credits::numeric
+      FROM tasks t
+      WHERE ${visibleTasksSql(who.caller, 't')} AND ${inRanges('created_at', minus)}
     ) parts
     GROUP BY model, status
     HAVING sum(created) > 0`
 }
 
-/** Duration histograms per model: day rows for `days`, computed from `tasks` over `live`. */
+/**
+ * Duration histograms per model: day rows for `days`, computed from `tasks` over `live`,
+ * less the tasks in `minus` (a bin that loses some keeps its day's min and max: still
+ * inside the bin, so within the error bound).
+ */
 export async function readDurations(
   tx: Tx,
   who: Scope,
   days: number[],
   live: Range[],
+  minus: Range[],
 ): Promise<Map<string, Bin[]>> {
   const rows = await tx.$queryRaw<(Bin & { model: string })[]>`
     SELECT model, bin, sum(tasks)::int AS tasks, min(min_seconds) AS min, max(max_seconds) AS max
@@ -94,8 +110,13 @@ export async function readDurations(
         WHERE ${visibleTasksSql(who.caller, 't')} AND ${inRanges('created_at', live)} AND ${hasDurationSql}
       ) l
       GROUP BY model, bin
+      UNION ALL
+      SELECT t.model, ${durationBinSql}, -1, NULL, NULL
+      FROM tasks t
+      WHERE ${visibleTasksSql(who.caller, 't')} AND ${inRanges('created_at', minus)} AND ${hasDurationSql}
     ) parts
-    GROUP BY model, bin`
+    GROUP BY model, bin
+    HAVING sum(tasks) > 0`
   const byModel = new Map<string, Bin[]>()
   for (const { model, ...bin } of rows) byModel.set(model, [...(byModel.get(model) ?? []), bin])
   return byModel
@@ -119,6 +140,7 @@ export function readSeries(
   days: number[],
   hours: number[],
   live: Range[],
+  minus: Range[],
 ) {
   const scope = visibleTasksSql(who.caller, 't')
   return tx.$queryRaw<SeriesRow[]>`
@@ -140,6 +162,14 @@ export function readSeries(
       SELECT t.finished_at, t.status, 0, 1
       FROM tasks t
       WHERE ${scope} AND ${inRanges('finished_at', live)} AND t.status IN ('finished', 'failed')
+      UNION ALL
+      SELECT t.created_at, t.status, -1, 0
+      FROM tasks t
+      WHERE ${scope} AND ${inRanges('created_at', minus)}
+      UNION ALL
+      SELECT t.finished_at, t.status, 0, -1
+      FROM tasks t
+      WHERE ${scope} AND ${inRanges('finished_at', minus)} AND t.status IN ('finished', 'failed')
     ) parts
     GROUP BY 1`
 }

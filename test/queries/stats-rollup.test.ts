@@ -79,6 +79,9 @@ const windows = [
   { from: iso(day0 - 24 * hour), to: iso(day0 + 6 * 24 * hour) },
   { from: iso(day0 + 30 * hour + 1), to: iso(day0 + 30 * hour + 45 * 60_000) },
   { from: iso(day0 + 24 * hour), to: iso(day0 + 3 * 24 * hour) },
+  // Edge hours and days mostly inside: read whole, less the small part outside.
+  { from: iso(day0 + 20 * 60_000), to: iso(day0 + 3 * 24 * hour + 23 * hour + 55 * 60_000) },
+  { from: iso(day0 + 2 * hour + 59 * 60_000), to: iso(day0 + 2 * 24 * hour + 7 * hour + 50 * 60_000) },
 ]
 
 /** Rollup answer == live answer for every caller, window and bucket; percentiles within the bound. */
