@@ -4,8 +4,9 @@
  * and the service each in their own process; prints a table and writes bench/results/.
  * Other flags: --log-level=warn (the service's), --pool=10 (DATABASE_POOL_SIZE),
  * --cpu-prof=<dir> (node --cpu-prof on the service; written when it stops), --built (run the
- * service compiled by tsc, as the Docker image does, instead of through tsx), --explain (EXPLAIN
- * ANALYZE of the SQL each query route sends, into the results).
+ * service compiled by tsc, as the Docker image does, instead of through tsx), --node-options=
+ * "…" (the service's NODE_OPTIONS, e.g. the image's heap flags), --explain (EXPLAIN ANALYZE of
+ * the SQL each query route sends, into the results).
  */
 import { loadavg } from 'node:os'
 import { join } from 'node:path'
@@ -36,6 +37,7 @@ const { values: flags } = parseArgs({
     pool: { type: 'string', default: '10' },
     'cpu-prof': { type: 'string' },
     built: { type: 'boolean', default: false },
+    'node-options': { type: 'string' },
     explain: { type: 'boolean', default: false },
   },
 })
@@ -92,6 +94,7 @@ async function main(): Promise<number> {
     poolSize: Number(flags.pool),
     cpuProfDir: flags['cpu-prof'],
     built: flags.built ?? false,
+    nodeOptions: flags['node-options'],
   })
   const memory = sampleMemory(stack.service.pid)
   log(
@@ -207,6 +210,7 @@ async function main(): Promise<number> {
         run: flags.built
           ? 'tsc build: node bench/results/build.tmp/src/server.js'
           : 'node --import tsx src/server.ts',
+        nodeOptions: flags['node-options'] ?? null,
         env: { ...stack.env, DATABASE_URL: '(bench database)' },
       },
       postgres: 'embedded, fsync=off, synchronous_commit=off, full_page_writes=off (ephemeral)',

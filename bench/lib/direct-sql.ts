@@ -1,6 +1,6 @@
 /**
  * The SQL the service runs for one confirmed-off `finished` callback, statement for
- * statement: the whole task read (Prisma's findUnique), then the one statement of
+ * statement: the task's state (src/tasks/task-state.ts), then the one statement of
  * src/tasks/transitions.ts that moves the task by compare-and-set, records the raw callback
  * and the status change, and queues a webhook message when the task has one. Driven by
  * pgbench when installed, else by node-postgres.
@@ -16,6 +16,11 @@ import { benchId, benchIdSql } from './db.js'
 import { type Latency, percentiles } from './load.js'
 
 const run = promisify(execFile)
+
+/** The read of src/tasks/task-state.ts (`tid` names the id for pgbench's gset). */
+const taskStateSql = (id: string) =>
+  `SELECT id AS tid, status::text AS status, progress, error_code, provider_task_id, submitted_at, started_at,
+    poll_attempts FROM tasks WHERE id = ${id}`
 
 const files = `[{"url": "https://files.poyo.sim/v.mp4", "type": "video"}]`
 
@@ -102,7 +107,7 @@ async function viaPgbench(url: string, prefix: string, clients: number, seconds:
     const script = [
       '\\set k :k + 1',
       `\\set n :client_id * ${tasksPerClient(seconds)} + :k`,
-      `SELECT *, id AS tid FROM tasks WHERE (id = ${benchIdSql(prefix, ':n')} AND 1=1) LIMIT 1 OFFSET 0 \\gset`,
+      `${taskStateSql(benchIdSql(prefix, ':n'))} \\gset`,
       // The same output: a colon in double quotes is not read as a pgbench variable.
       ...statements(':tid').map((sql) => sql.replaceAll('HH24:MI:SS', 'HH24":"MI":"SS')),
     ].map(
@@ -153,7 +158,7 @@ async function viaNode(url: string, prefix: string, clients: number, seconds: nu
         const id = benchId(prefix, next++)
         const t0 = process.hrtime.bigint()
         try {
-          await client.query(`SELECT * FROM tasks WHERE (id = $1 AND 1=1) LIMIT $2 OFFSET $3`, [id, 1, 0])
+          await client.query(taskStateSql('$1::uuid'), [id])
           for (const sql of statements('$1')) {
             await client.query(sql, sql.includes('$1') ? [id] : [])
           }

@@ -28,6 +28,8 @@ export interface StackOptions {
   built?: boolean
   /** Write a CPU profile of the service (node --cpu-prof) into this folder. */
   cpuProfDir?: string | undefined
+  /** The service's NODE_OPTIONS (e.g. heap flags). */
+  nodeOptions?: string | undefined
 }
 
 /** Starts the PoYo simulator and the service (`node --import tsx src/server.ts`), each its own process. */
@@ -59,6 +61,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     RATE_LIMIT_PER_MINUTE: '100000000',
     POLL_MAX_PER_SECOND: '200',
     LOG_LEVEL: options.logLevel,
+    ...(options.nodeOptions ? { NODE_OPTIONS: options.nodeOptions } : {}),
   }
   const nodeArgs = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : []
   const script = options.built ? await buildService() : 'src/server.ts'

@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js'
 import type { Prisma, PrismaClient } from '../db/client.js'
-import type { Task } from '../generated/prisma/client.js'
+import { readTaskState, type TaskState } from './task-state.js'
 import type { PoyoTaskStatus } from '../poyo/client.js'
 import { nextPollDelayMs } from './poll-schedule.js'
 import { isTerminal, judgeUpdate, TaskErrorCode, type TaskStatus, type UpdateVerdict } from './status.js'
@@ -34,14 +34,13 @@ export async function applyProviderReport(
   report: ProviderReport,
   source: 'callback' | 'poller',
   /** The task as the caller just read it, to save reading it again (a lost race re-reads). */
-  justRead?: Task,
+  justRead?: TaskState,
   /** An event about this report (the raw callback) to record with the first write, whatever it is. */
   firstRecord?: TaskEventRecord,
 ): Promise<ApplyOutcome> {
   let before = firstRecord
   for (let race = 0; race < maxRaces; race++) {
-    const task =
-      race === 0 && justRead ? justRead : await deps.prisma.task.findUnique({ where: { id: taskId } })
+    const task = race === 0 && justRead ? justRead : await readTaskState(deps.prisma, taskId)
     if (!task) return 'unknown_task'
     const now = deps.clock.now()
     const reported: TaskStatus = report.status
@@ -99,7 +98,7 @@ export async function applyProviderReport(
 }
 
 /** The columns a forward move sets, from PoYo's report. */
-function changesFor(task: Task, report: ProviderReport, now: Date, verdict: UpdateVerdict): TaskChanges {
+function changesFor(task: TaskState, report: ProviderReport, now: Date, verdict: UpdateVerdict): TaskChanges {
   const to = report.status
   const data: TaskChanges = {
     progress: to === 'finished' ? 100 : Math.max(task.progress, report.progress),
@@ -124,7 +123,7 @@ function changesFor(task: Task, report: ProviderReport, now: Date, verdict: Upda
   return data
 }
 
-async function adoptProviderId(tx: Prisma.TransactionClient, task: Task, providerTaskId: string) {
+async function adoptProviderId(tx: Prisma.TransactionClient, task: TaskState, providerTaskId: string) {
   if (!task.providerTaskId) {
     await tx.task.updateMany({ where: { id: task.id, providerTaskId: null }, data: { providerTaskId } })
   }

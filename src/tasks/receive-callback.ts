@@ -6,6 +6,7 @@ import { isPoyoError } from '../poyo/errors.js'
 import { type ApplyOutcome, applyProviderReport } from './apply-report.js'
 import { firstPollDelayMs } from './poll-schedule.js'
 import { activeStatuses, isTerminal, judgeUpdate } from './status.js'
+import { readTaskState } from './task-state.js'
 import { recordEvent, type TaskEventRecord } from './transitions.js'
 
 export interface CallbackDeps {
@@ -41,7 +42,7 @@ export async function receiveCallback(
   callback: PoyoTaskStatus,
   raw: { body: unknown; signatureChecked: boolean },
 ): Promise<CallbackOutcome> {
-  const task = await deps.prisma.task.findUnique({ where: { id: taskId } })
+  const task = await readTaskState(deps.prisma, taskId)
   if (!task) return 'unknown_task'
   const now = deps.clock.now()
   const received: TaskEventRecord = {
