@@ -3,10 +3,10 @@
  * service on its own embedded Postgres (temp dir, durability off) with the PoYo simulator
  * and the service each in their own process; prints a table and writes bench/results/.
  * Other flags: --log-level=warn (the service's), --pool=10 (DATABASE_POOL_SIZE),
- * --cpu-prof=<dir> (node --cpu-prof on the service; written when it stops), --built (run the
- * service compiled by tsc, as the Docker image does, instead of through tsx), --node-options=
- * "…" (the service's NODE_OPTIONS, e.g. the image's heap flags), --explain (EXPLAIN ANALYZE of
- * the SQL each query route sends, into the results).
+ * --cpu-prof=<dir> (node --cpu-prof on the service; written when it stops), --tsx (run the
+ * service through tsx, as `npm start` does, instead of compiled by tsc as the Docker image
+ * runs it), --node-options="…" (the service's NODE_OPTIONS; default: the Dockerfile's),
+ * --explain (EXPLAIN ANALYZE of the SQL each query route sends, into the results).
  */
 import { loadavg } from 'node:os'
 import { join } from 'node:path'
@@ -23,7 +23,7 @@ import { cleanupAll, memoryOf, sampleMemory } from './lib/procs.js'
 import { benchQueries } from './lib/queries.js'
 import { type Check, machineInfo, table, writeResults } from './lib/report.js'
 import { bulkLoad } from './lib/scale.js'
-import { startStack } from './lib/service.js'
+import { imageNodeOptions, startStack } from './lib/service.js'
 import { benchSubmission, waitSettled } from './lib/submission.js'
 
 const sections = ['ingest', 'submission', 'queries', 'e2e'] as const
@@ -36,7 +36,7 @@ const { values: flags } = parseArgs({
     'log-level': { type: 'string', default: 'warn' },
     pool: { type: 'string', default: '10' },
     'cpu-prof': { type: 'string' },
-    built: { type: 'boolean', default: false },
+    tsx: { type: 'boolean', default: false },
     'node-options': { type: 'string' },
     explain: { type: 'boolean', default: false },
   },
@@ -74,6 +74,7 @@ const log = (line: string) =>
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`)
 
 async function main(): Promise<number> {
+  const nodeOptions = flags['node-options'] ?? (await imageNodeOptions())
   const started = Date.now()
   const machine = machineInfo()
   log(
@@ -93,8 +94,8 @@ async function main(): Promise<number> {
     logLevel: flags['log-level'] ?? 'warn',
     poolSize: Number(flags.pool),
     cpuProfDir: flags['cpu-prof'],
-    built: flags.built ?? false,
-    nodeOptions: flags['node-options'],
+    built: !flags.tsx,
+    nodeOptions,
   })
   const memory = sampleMemory(stack.service.pid)
   log(
@@ -194,7 +195,7 @@ async function main(): Promise<number> {
 
   const complete = !quick && only.length === sections.length && Object.keys(errors).length === 0
   const label = [
-    flags.built ? 'built' : '',
+    flags.tsx ? 'tsx' : '',
     quick ? 'quick' : '',
     only.length < sections.length ? `only-${only.join('-')}` : '',
   ].filter(Boolean)
@@ -207,10 +208,10 @@ async function main(): Promise<number> {
     settings: {
       sizes,
       service: {
-        run: flags.built
-          ? 'tsc build: node bench/results/build.tmp/src/server.js'
-          : 'node --import tsx src/server.ts',
-        nodeOptions: flags['node-options'] ?? null,
+        run: flags.tsx
+          ? 'node --import tsx src/server.ts'
+          : 'tsc build: node bench/results/build.tmp/src/server.js',
+        nodeOptions,
         env: { ...stack.env, DATABASE_URL: '(bench database)' },
       },
       postgres: 'embedded, fsync=off, synchronous_commit=off, full_page_writes=off (ephemeral)',

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { access } from 'node:fs/promises'
+import { access, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { packageRoot } from '../../src/paths.js'
@@ -83,6 +83,12 @@ async function buildService(): Promise<string> {
   const server = join(outDir, 'src', 'server.js')
   await access(server)
   return server
+}
+
+/** The NODE_OPTIONS the Docker image runs the service with (its Dockerfile's ENV), so the bench measures the same. */
+export async function imageNodeOptions(): Promise<string | undefined> {
+  const dockerfile = await readFile(join(packageRoot, 'Dockerfile'), 'utf8')
+  return /NODE_OPTIONS="([^"]*)"/.exec(dockerfile)?.[1]
 }
 
 /** Sets the simulator's fault switches (PUT /_sim/faults). */
