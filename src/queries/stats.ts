@@ -15,6 +15,8 @@ export interface StatsWindow {
   from: Date
   to: Date
   bucket: Bucket
+  /** When it was asked for: tasks lie in the past only, which the plan uses (src/stats/plan.ts). */
+  now: Date
 }
 
 const maxWindowMs = 400 * dayMs
@@ -31,7 +33,7 @@ export function parseStatsQuery(query: Static<typeof StatsQuery>, now: Date): St
   const bucket = query.bucket ?? (span <= 2 * dayMs ? 'hour' : 'day')
   if (bucket === 'hour' && span > maxHourlyWindowMs)
     throw invalidParameter('bucket', 'hour buckets allow a window of at most 31 days: use day')
-  return { from, to, bucket }
+  return { from, to, bucket, now }
 }
 
 type StatusCounts = Record<TaskStatus, number>
@@ -64,8 +66,8 @@ export async function taskStats(prisma: PrismaClient, caller: Caller, window: St
       await tx.$executeRaw`SET LOCAL max_parallel_workers_per_gather = 0`
       // The whole days the window touches: a partial edge day may be read whole, less its outside part.
       const dirty = await dirtyHours(tx, Math.floor(from / dayMs) * dayMs, Math.ceil(to / dayMs) * dayMs)
-      const plan = planWindow(from, to, dirty)
-      const durationPlan = planDurations(from, to, dirty)
+      const plan = planWindow(from, to, dirty, window.now.getTime())
+      const durationPlan = planDurations(from, to, dirty, window.now.getTime())
       const [seriesDays, seriesHours] =
         window.bucket === 'day' ? [plan.days, plan.hours] : [[], [...hoursOfDays(plan.days), ...plan.hours]]
       return {

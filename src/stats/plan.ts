@@ -4,6 +4,7 @@
  * and live from `tasks` for the rest (the dirty hours, and the partial hours at the edges).
  * A clean partial hour mostly inside the window is its hour row minus the tasks of the part
  * outside, counted live: a window ending now then reads a few seconds of tasks, not an hour.
+ * "Mostly" compares the parts up to `now` only: no task is created or ends in the future.
  * Times are epoch milliseconds; UTC hours and days are plain multiples (no leap seconds).
  */
 export const hourMs = 3_600_000
@@ -39,8 +40,11 @@ export function mergeRanges(ranges: Range[]): Range[] {
   return merged
 }
 
+/** The part of `range` that can hold tasks: up to `now`. */
+const pastMs = (range: Range, now: number) => Math.max(0, Math.min(range.to, now) - range.from)
+
 /** `dirtyHours`: starts of the hours the dirty log names (any outside the window are ignored). */
-export function planWindow(from: number, to: number, dirtyHours: Set<number>): WindowPlan {
+export function planWindow(from: number, to: number, dirtyHours: Set<number>, now: number): WindowPlan {
   const firstHour = ceilTo(from, hourMs)
   const endHour = floorTo(to, hourMs)
   if (firstHour >= endHour) return { days: [], hours: [], live: [{ from, to }], minus: [] }
@@ -49,7 +53,7 @@ export function planWindow(from: number, to: number, dirtyHours: Set<number>): W
   const edgeHours: number[] = []
   // A partial edge hour: whole minus the part outside when that part is the smaller and the hour is clean.
   const edge = (hour: number, inside: Range, outside: Range) => {
-    if (!dirtyHours.has(hour) && outside.to - outside.from < inside.to - inside.from) {
+    if (!dirtyHours.has(hour) && pastMs(outside, now) < pastMs(inside, now)) {
       edgeHours.push(hour)
       minus.push(outside)
     } else live.push(inside)
@@ -86,15 +90,16 @@ export interface DurationPlan {
  * Whole clean days from day rows; a clean partial day mostly inside the window as its row
  * minus the part outside; anything else (dirty days, small parts of days) live.
  */
-export function planDurations(from: number, to: number, dirtyHours: Set<number>): DurationPlan {
+export function planDurations(from: number, to: number, dirtyHours: Set<number>, now: number): DurationPlan {
   const plan: DurationPlan = { days: [], live: [], minus: [] }
   for (let day = floorTo(from, dayMs); day < to; day += dayMs) {
     const inside = { from: Math.max(day, from), to: Math.min(day + dayMs, to) }
     const insideMs = inside.to - inside.from
+    const outsideMs = pastMs({ from: day, to: day + dayMs }, now) - pastMs(inside, now)
     let clean = true
     for (let hour = day; hour < day + dayMs; hour += hourMs) if (dirtyHours.has(hour)) clean = false
     if (clean && insideMs === dayMs) plan.days.push(day)
-    else if (clean && dayMs - insideMs < insideMs) {
+    else if (clean && outsideMs < pastMs(inside, now)) {
       plan.days.push(day)
       if (day < inside.from) plan.minus.push({ from: day, to: inside.from })
       if (inside.to < day + dayMs) plan.minus.push({ from: inside.to, to: day + dayMs })

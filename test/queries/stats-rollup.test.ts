@@ -82,6 +82,12 @@ const windows = [
   // Edge hours and days mostly inside: read whole, less the small part outside.
   { from: iso(day0 + 20 * 60_000), to: iso(day0 + 3 * 24 * hour + 23 * hour + 55 * 60_000) },
   { from: iso(day0 + 2 * hour + 59 * 60_000), to: iso(day0 + 2 * 24 * hour + 7 * hour + 50 * 60_000) },
+  // Asked a minute after it ends, five minutes into an hour: the rest of the hour is future.
+  {
+    from: iso(day0 + 26 * hour + 30 * 60_000),
+    to: iso(day0 + 2 * 24 * hour + 5 * 60_000),
+    now: day0 + 2 * 24 * hour + 6 * 60_000,
+  },
 ]
 
 /** Rollup answer == live answer for every caller, window and bucket; percentiles within the bound. */
@@ -89,7 +95,10 @@ async function matchesLive(t: Test, label: string) {
   for (const [who, caller] of Object.entries(callers)) {
     for (const range of windows) {
       for (const bucket of ['hour', 'day'] as const) {
-        const window = parseStatsQuery({ ...range, bucket }, new Date())
+        const window = parseStatsQuery(
+          { from: range.from, to: range.to, bucket },
+          new Date(range.now ?? Date.now()),
+        )
         const [rollup, live] = [
           await taskStats(prisma, caller, window),
           await liveTaskStats(prisma, caller, window),
