@@ -24,7 +24,7 @@ RUN npm ci --omit=dev --ignore-scripts
 
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
 # A small young generation and heap cap keep peak RSS near the live set (about 40 MB live;
-# bench/ measured a 217 MB peak under load with these, 373 MB with V8's defaults).
+# bench/ measured a 156 MB peak under load with these, 301 MB with V8's defaults).
 ENV NODE_ENV=production \
     NODE_OPTIONS="--max-old-space-size=128 --max-semi-space-size=4" \
     HOST=0.0.0.0 \
