@@ -15,22 +15,14 @@ const scopeSql = Prisma.sql`CASE WHEN grouping(t.api_key_id) = 1 THEN 'all' ELSE
 const bucketsSql = (starts: Date[]) =>
   Prisma.sql`(SELECT unnest(${starts.map((d) => d.toISOString())}::timestamptz[]) AS bucket)`
 
-/**
- * Recomputes the rollup rows of `starts` from `tasks`: created/credits by creation time,
- * `ended` by finished_at. Rows are upserted (unchanged ones are not rewritten) and those of
- * groups that no longer have tasks are deleted, so a bucket that became empty has no rows.
- */
-function recomputeRollup(tx: Tx, grain: Grain, starts: Date[]) {
-  const span = Prisma.raw(`interval '1 ${grain}'`)
-  const unit = Prisma.raw(`'${grain}'`)
-  return tx.$executeRaw`
-    WITH buckets AS ${bucketsSql(starts)},
+/** Hour rows for the hours in `buckets`, counted from `tasks`: created/credits by creation time, `ended` by finished_at. */
+const freshHoursFromTasks = Prisma.sql`
     facts AS (
       SELECT b.bucket, t.api_key_id, t.model, t.status, 1 AS created, t.credits::numeric AS credits, 0 AS ended
-      FROM buckets b JOIN tasks t ON t.created_at >= b.bucket AND t.created_at < b.bucket + ${span}
+      FROM buckets b JOIN tasks t ON t.created_at >= b.bucket AND t.created_at < b.bucket + interval '1 hour'
       UNION ALL
       SELECT b.bucket, t.api_key_id, t.model, t.status, 0, NULL, 1
-      FROM buckets b JOIN tasks t ON t.finished_at >= b.bucket AND t.finished_at < b.bucket + ${span}
+      FROM buckets b JOIN tasks t ON t.finished_at >= b.bucket AND t.finished_at < b.bucket + interval '1 hour'
       WHERE t.status IN ('finished', 'failed')
     ),
     fresh AS (
@@ -38,7 +30,33 @@ function recomputeRollup(tx: Tx, grain: Grain, starts: Date[]) {
              coalesce(sum(t.credits), 0) AS credits, sum(t.ended)::int AS ended
       FROM facts t
       GROUP BY GROUPING SETS ((t.bucket, t.api_key_id, t.model, t.status), (t.bucket, t.model, t.status))
-    ),
+    )`
+
+/**
+ * Day rows for the days in `buckets` as the sums of their hour rows: far cheaper than
+ * counting a busy day's tasks again. An hour of the day that is still dirty makes its hour
+ * row, and so this sum, stale until it is refreshed; the stats query reads no day row of a
+ * day with a dirty hour, and that hour's refresh sums the day again.
+ */
+const freshFromHours = Prisma.sql`
+    fresh AS (
+      SELECT b.bucket, h.scope, h.model, h.status, sum(h.created)::int AS created,
+             sum(h.credits) AS credits, sum(h.ended)::int AS ended
+      FROM buckets b
+      JOIN stats_rollup h ON h.grain = 'hour' AND h.bucket >= b.bucket AND h.bucket < b.bucket + interval '1 day'
+      GROUP BY b.bucket, h.scope, h.model, h.status
+    )`
+
+/**
+ * Writes the rollup rows of `starts` from `fresh` (rows for `grain`): upserted (unchanged
+ * ones are not rewritten), and rows of groups no longer in `fresh` deleted, so a bucket that
+ * became empty has no rows.
+ */
+function writeRollup(tx: Tx, grain: Grain, starts: Date[], fresh: Prisma.Sql) {
+  const unit = Prisma.raw(`'${grain}'`)
+  return tx.$executeRaw`
+    WITH buckets AS ${bucketsSql(starts)},
+    ${fresh},
     upserted AS (
       INSERT INTO stats_rollup AS r (grain, bucket, scope, model, status, created, credits, ended)
       SELECT ${unit}, bucket, scope, model, status, created, credits, ended FROM fresh
@@ -109,8 +127,8 @@ async function refreshBatch(prisma: PrismaClient, maxHours: number, beforeCommit
       const days = [...new Set(hours.map((hour) => Math.floor(hour.getTime() / dayMs) * dayMs))].map(
         (ms) => new Date(ms),
       )
-      await recomputeRollup(tx, 'hour', hours)
-      await recomputeRollup(tx, 'day', days)
+      await writeRollup(tx, 'hour', hours, freshHoursFromTasks)
+      await writeRollup(tx, 'day', days, freshFromHours)
       await recomputeDurations(tx, days)
       await beforeCommit?.()
       return hours.length

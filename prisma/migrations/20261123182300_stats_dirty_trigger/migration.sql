@@ -72,3 +72,10 @@ AFTER DELETE ON tasks
 REFERENCING OLD TABLE AS deleted
 FOR EACH STATEMENT
 EXECUTE FUNCTION stats_dirty_deleted_manual();
+
+-- Tasks already stored when this migration runs: every hour they touch is dirty, so the
+-- first refresh builds their rollup (until then the stats query counts those hours live).
+INSERT INTO stats_dirty (bucket)
+SELECT date_trunc('hour', created_at, 'UTC') FROM tasks
+UNION
+SELECT date_trunc('hour', finished_at, 'UTC') FROM tasks WHERE finished_at IS NOT NULL;
