@@ -5,6 +5,30 @@ export interface SweepOptions {
   /** Cap on PoYo status calls per second. */
   maxPerSecond: number
   intervalMs: number
+  /** Spaces the calls (shared by this process's sweeps). */
+  pacer: Pacer
+}
+
+export interface Pacer {
+  /** Resolves when the next call may start, and counts it as started. */
+  turn(): Promise<void>
+}
+
+/**
+ * Calls at least 1000/maxPerSecond ms apart, measured from the previous call, across
+ * sweeps: after a stall (a slow call, a busy event loop) the late calls do not bunch up to
+ * catch up with a schedule, so no second ever holds more than the cap.
+ */
+export function createPacer(maxPerSecond: number): Pacer {
+  const spacingMs = 1000 / maxPerSecond
+  let lastAt = Number.NEGATIVE_INFINITY
+  return {
+    async turn() {
+      const wait = lastAt + spacingMs - Date.now()
+      if (wait > 0) await sleep(wait)
+      lastAt = Date.now()
+    },
+  }
 }
 
 export interface SweepResult {
@@ -22,13 +46,10 @@ export interface SweepResult {
 export async function runPollSweep(deps: PollDeps, options: SweepOptions): Promise<SweepResult> {
   const overdue = await failOverdueTasks(deps)
   const batch = Math.max(1, Math.floor((options.maxPerSecond * options.intervalMs) / 1000))
-  const spacingMs = 1000 / options.maxPerSecond
-  const started = Date.now()
   const claimed = await claimDueTasks(deps.prisma, deps.clock.now(), batch, 60_000)
   let polled = 0
   for (const [index, task] of claimed.entries()) {
-    const wait = started + index * spacingMs - Date.now()
-    if (wait > 0) await sleep(wait)
+    await options.pacer.turn()
     const result = await pollTask(deps, task)
     polled++
     if (!result.ok && result.retryAfterMs) {

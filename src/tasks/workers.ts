@@ -5,7 +5,7 @@ import { startSweepChain } from '../db/sweep-chain.js'
 import { refreshStats } from '../stats/refresh.js'
 import type { UrlPolicy } from '../webhooks/ssrf.js'
 import { runWebhookSweep } from '../webhooks/sweep.js'
-import { runPollSweep } from './poll-sweep.js'
+import { createPacer, runPollSweep } from './poll-sweep.js'
 import { type SubmitDeps, submitTask } from './submit-task.js'
 
 export interface Workers {
@@ -42,7 +42,11 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
     logger,
   )
 
-  const pollOptions = { maxPerSecond: config.POLL_MAX_PER_SECOND, intervalMs: config.POLL_SWEEP_INTERVAL_MS }
+  const pollOptions = {
+    maxPerSecond: config.POLL_MAX_PER_SECOND,
+    intervalMs: config.POLL_SWEEP_INTERVAL_MS,
+    pacer: createPacer(config.POLL_MAX_PER_SECOND),
+  }
   const poller = await startSweepChain(
     queue,
     Queues.pollSweep,
