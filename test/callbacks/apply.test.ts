@@ -116,7 +116,12 @@ t.test("confirmation on: PoYo's own callback finishes the task with PoYo's files
   t.equal(finishing?.source, 'callback', 'finished by the callback (the first poll is 2 s away)')
   t.ok(callback!.id < finishing!.id)
   assertSoundTimeline(t, events)
-  t.match(simulatorOf(live).overview().callbacks, [{ taskId: providerId, httpStatus: 200, ok: true }])
+  // The answer reaches PoYo after the change commits: wait for the simulator to record it.
+  const answered = await waitFor(
+    () => simulatorOf(live).overview().callbacks.length > 0 && simulatorOf(live).overview().callbacks,
+    { what: "PoYo's record of our answer" },
+  )
+  t.match(answered, [{ taskId: providerId, httpStatus: 200, ok: true }])
 })
 
 t.test('confirmation on: a forged body is checked against PoYo, and PoYo wins', async (t) => {
