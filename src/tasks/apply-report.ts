@@ -1,10 +1,10 @@
 import type { Clock } from '../clock.js'
 import type { Prisma, PrismaClient } from '../db/client.js'
-import { readTaskState, type TaskState } from './task-state.js'
 import type { PoyoTaskStatus } from '../poyo/client.js'
 import { nextPollDelayMs } from './poll-schedule.js'
 import { isTerminal, judgeUpdate, TaskErrorCode, type TaskStatus, type UpdateVerdict } from './status.js'
 import type { TaskChanges } from './task-changes.js'
+import { readTaskState, type TaskState } from './task-state.js'
 import { recordEvent, type TaskEventRecord, transition } from './transitions.js'
 
 /** What PoYo says about a task, from a (confirmed) callback or a poll. */
@@ -68,7 +68,7 @@ export async function applyProviderReport(
       continue
     }
     const outcome = await deps.prisma.$transaction(async (tx) => {
-      if (record) await recordEvent(tx, taskId, record.type, record.source, record.payload, now)
+      if (record) await recordEvent(tx, taskId, record, now)
       switch (verdict) {
         case 'progress': {
           const { count } = await tx.task.updateMany({
@@ -82,9 +82,11 @@ export async function applyProviderReport(
           await recordEvent(
             tx,
             taskId,
-            'ignored_update',
-            source,
-            { verdict, current: task.status, reported, progress: report.progress },
+            {
+              type: 'ignored_update',
+              source: source,
+              payload: { verdict, current: task.status, reported, progress: report.progress },
+            },
             now,
           )
           await adoptProviderId(tx, task, report.taskId)

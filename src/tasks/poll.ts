@@ -34,14 +34,16 @@ export async function pollTask(
     await recordEvent(
       deps.prisma,
       task.id,
-      'poll',
-      'poller',
       {
-        status: report.status,
-        progress: report.progress,
-        files: report.files,
-        error_message: report.errorMessage,
-        credits_amount: report.creditsAmount,
+        type: 'poll',
+        source: 'poller',
+        payload: {
+          status: report.status,
+          progress: report.progress,
+          files: report.files,
+          error_message: report.errorMessage,
+          credits_amount: report.creditsAmount,
+        },
       },
       now,
     )
@@ -58,9 +60,7 @@ export async function pollTask(
     await recordEvent(
       deps.prisma,
       task.id,
-      'poll',
-      'poller',
-      { error: error.toJSON(), retry_in_ms: delay },
+      { type: 'poll', source: 'poller', payload: { error: error.toJSON(), retry_in_ms: delay } },
       now,
     )
     await scheduleNextPoll(deps, task.id, attempts, now, delay)

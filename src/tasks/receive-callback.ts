@@ -51,13 +51,19 @@ export async function receiveCallback(
     payload: { body: raw.body, signature_checked: raw.signatureChecked, confirm: deps.confirm },
   }
   if (task.providerTaskId && task.providerTaskId !== callback.taskId) {
-    await recordEvent(deps.prisma, taskId, received.type, received.source, received.payload, now)
+    await recordEvent(deps.prisma, taskId, received, now)
     await recordEvent(
       deps.prisma,
       taskId,
-      'ignored_update',
-      'callback',
-      { verdict: 'mismatch', provider_task_id: task.providerTaskId, callback_task_id: callback.taskId },
+      {
+        type: 'ignored_update',
+        source: 'callback',
+        payload: {
+          verdict: 'mismatch',
+          provider_task_id: task.providerTaskId,
+          callback_task_id: callback.taskId,
+        },
+      },
       now,
     )
     return 'mismatch'
@@ -70,7 +76,7 @@ export async function receiveCallback(
     return applyProviderReport(deps, taskId, callback, 'callback', task, received)
 
   // Kept before asking PoYo, which may take long or fail.
-  await recordEvent(deps.prisma, taskId, received.type, received.source, received.payload, now)
+  await recordEvent(deps.prisma, taskId, received, now)
 
   try {
     const confirmed = await deps.poyo.status(callback.taskId)

@@ -201,13 +201,15 @@ async function recordAmbiguous(deps: SubmitDeps, task: Task, reason: string): Pr
     await recordEvent(
       tx,
       task.id,
-      'submit_attempt',
-      'submitter',
       {
-        attempt: task.submitAttempts,
-        outcome: 'ambiguous',
-        reason,
-        note: 'not resubmitted: PoYo may have created the task; its callback adopts it, otherwise the deadline fails it',
+        type: 'submit_attempt',
+        source: 'submitter',
+        payload: {
+          attempt: task.submitAttempts,
+          outcome: 'ambiguous',
+          reason,
+          note: 'not resubmitted: PoYo may have created the task; its callback adopts it, otherwise the deadline fails it',
+        },
       },
       now,
     )
@@ -228,9 +230,16 @@ async function scheduleRetry(deps: SubmitDeps, task: Task, error: PoyoError): Pr
     await recordEvent(
       tx,
       task.id,
-      'submit_attempt',
-      'submitter',
-      { attempt: task.submitAttempts, outcome: 'retry', retry_in_ms: delay, error: error.toJSON() },
+      {
+        type: 'submit_attempt',
+        source: 'submitter',
+        payload: {
+          attempt: task.submitAttempts,
+          outcome: 'retry',
+          retry_in_ms: delay,
+          error: error.toJSON(),
+        },
+      },
       now,
     )
     await sendInTransaction(

@@ -16,14 +16,8 @@ export interface TaskEventRecord {
   payload: Record<string, unknown>
 }
 
-export function recordEvent(
-  db: Db,
-  taskId: string,
-  type: TaskEventType,
-  source: TaskEventSource,
-  payload: Record<string, unknown>,
-  at: Date,
-): Promise<unknown> {
+export function recordEvent(db: Db, taskId: string, event: TaskEventRecord, at: Date): Promise<unknown> {
+  const { type, source, payload } = event
   return db.taskEvent.create({
     data: { taskId, type, source, payload: payload as Prisma.InputJsonValue, createdAt: at },
   })
