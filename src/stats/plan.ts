@@ -43,6 +43,24 @@ export function mergeRanges(ranges: Range[]): Range[] {
 /** The part of `range` that can hold tasks: up to `now`. */
 const pastMs = (range: Range, now: number) => Math.max(0, Math.min(range.to, now) - range.from)
 
+const dayIsClean = (day: number, dirtyHours: Set<number>) => {
+  for (let hour = day; hour < day + dayMs; hour += hourMs) if (dirtyHours.has(hour)) return false
+  return true
+}
+
+/**
+ * The parts of a clean `bucket` outside the window to subtract when reading it whole is
+ * cheaper than counting its `inside` part live (comparing past parts only), else null.
+ */
+function subtractedParts(bucket: Range, inside: Range, now: number): Range[] | null {
+  const insidePast = pastMs(inside, now)
+  if (pastMs(bucket, now) - insidePast >= insidePast) return null
+  const parts: Range[] = []
+  if (bucket.from < inside.from) parts.push({ from: bucket.from, to: inside.from })
+  if (inside.to < bucket.to) parts.push({ from: inside.to, to: bucket.to })
+  return parts
+}
+
 /** `dirtyHours`: starts of the hours the dirty log names (any outside the window are ignored). */
 export function planWindow(from: number, to: number, dirtyHours: Set<number>, now: number): WindowPlan {
   const firstHour = ceilTo(from, hourMs)
@@ -51,26 +69,23 @@ export function planWindow(from: number, to: number, dirtyHours: Set<number>, no
   const live: Range[] = []
   const minus: Range[] = []
   const edgeHours: number[] = []
-  // A partial edge hour: whole minus the part outside when that part is the smaller and the hour is clean.
-  const edge = (hour: number, inside: Range, outside: Range) => {
-    if (!dirtyHours.has(hour) && pastMs(outside, now) < pastMs(inside, now)) {
+  const edge = (hour: number, inside: Range) => {
+    const outside = dirtyHours.has(hour)
+      ? null
+      : subtractedParts({ from: hour, to: hour + hourMs }, inside, now)
+    if (outside) {
       edgeHours.push(hour)
-      minus.push(outside)
+      minus.push(...outside)
     } else live.push(inside)
   }
-  if (from < firstHour)
-    edge(firstHour - hourMs, { from, to: firstHour }, { from: firstHour - hourMs, to: from })
-  if (endHour < to) edge(endHour, { from: endHour, to }, { from: to, to: endHour + hourMs })
+  if (from < firstHour) edge(firstHour - hourMs, { from, to: firstHour })
+  if (endHour < to) edge(endHour, { from: endHour, to })
 
   const days: number[] = []
   const hours: number[] = []
-  const dayIsClean = (day: number) => {
-    for (let hour = day; hour < day + dayMs; hour += hourMs) if (dirtyHours.has(hour)) return false
-    return true
-  }
   for (let hour = firstHour; hour < endHour; hour += hourMs) {
     const day = floorTo(hour, dayMs)
-    if (day >= from && day + dayMs <= to && dayIsClean(day)) {
+    if (day >= from && day + dayMs <= to && dayIsClean(day, dirtyHours)) {
       days.push(day)
       hour = day + dayMs - hourMs
     } else if (dirtyHours.has(hour)) live.push({ from: hour, to: hour + hourMs })
@@ -94,15 +109,13 @@ export function planDurations(from: number, to: number, dirtyHours: Set<number>,
   const plan: DurationPlan = { days: [], live: [], minus: [] }
   for (let day = floorTo(from, dayMs); day < to; day += dayMs) {
     const inside = { from: Math.max(day, from), to: Math.min(day + dayMs, to) }
-    const insideMs = inside.to - inside.from
-    const outsideMs = pastMs({ from: day, to: day + dayMs }, now) - pastMs(inside, now)
-    let clean = true
-    for (let hour = day; hour < day + dayMs; hour += hourMs) if (dirtyHours.has(hour)) clean = false
-    if (clean && insideMs === dayMs) plan.days.push(day)
-    else if (clean && outsideMs < pastMs(inside, now)) {
+    const whole = { from: day, to: day + dayMs }
+    let outside: Range[] | null = null
+    if (dayIsClean(day, dirtyHours))
+      outside = inside.to - inside.from === dayMs ? [] : subtractedParts(whole, inside, now)
+    if (outside) {
       plan.days.push(day)
-      if (day < inside.from) plan.minus.push({ from: day, to: inside.from })
-      if (inside.to < day + dayMs) plan.minus.push({ from: inside.to, to: day + dayMs })
+      plan.minus.push(...outside)
     } else plan.live.push(inside)
   }
   return { ...plan, live: mergeRanges(plan.live) }
