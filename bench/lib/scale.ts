@@ -1,3 +1,4 @@
+import { modelCatalog } from '../../src/models/index.js'
 import { createPrismaClient } from '../../src/db/client.js'
 import { refreshStats } from '../../src/stats/refresh.js'
 import type { BenchDb } from './db.js'
@@ -5,15 +6,7 @@ import { benchIdSql } from './db.js'
 
 export const clientKeySet = 'c0000001'
 export const clientKeys = 20
-export const models = [
-  'kling-3.0/standard',
-  'kling-3.0/pro',
-  'kling-2.1/standard',
-  'kling-2.1/pro',
-  'kling-3.0-motion-control',
-  'kling-2.5-turbo-pro',
-  'hailuo-2.3',
-]
+export const models = [...modelCatalog.keys()]
 /** In about one prompt in 40 (a subject), and in about one in 10,000. */
 export const commonWord = 'lighthouse'
 export const rareWord = 'zeppelin'
