@@ -43,6 +43,14 @@ export const taskTransitionsTotal = new Counter({
   registers: [registry],
 })
 
+export const dbBatchSize = new Histogram({
+  name: 'db_batch_size',
+  help: 'Calls served by one coalesced statement (task state reads, status changes)',
+  labelNames: ['kind'] as const,
+  buckets: [1, 2, 4, 8, 16, 32, 64, 100],
+  registers: [registry],
+})
+
 type DepthReader = () => Promise<Record<string, number>>
 let readQueueDepths: DepthReader | null = null
 

@@ -1,5 +1,3 @@
-import { Prisma } from '../generated/prisma/client.js'
-
 /** The task columns a status change may set beside status and updated_at. */
 export interface TaskChanges {
   progress?: number
@@ -40,20 +38,33 @@ const columns: { [K in keyof Required<TaskChanges>]: [column: string, type: SqlT
   providerErrorType: ['provider_error_type', 'text'],
 }
 
-function parameter(value: unknown, type: SqlType): unknown {
-  if (value === null) return null
-  if (value instanceof Date) return value.toISOString()
-  return type === 'jsonb' ? JSON.stringify(value) : value
-}
-
-/** `col = $n::type, …` for the changes given (undefined ones are left alone), as bound parameters. */
-export function taskChangesSql(changes: TaskChanges): Prisma.Sql[] {
-  const sets: Prisma.Sql[] = []
+/** The changes as a JSON object keyed by column (undefined ones left out; dates as ISO text). */
+export function taskChangesJson(changes: TaskChanges): Record<string, unknown> {
+  const json: Record<string, unknown> = {}
   for (const key of Object.keys(changes) as (keyof TaskChanges)[]) {
     const value = changes[key]
     if (value === undefined) continue
-    const [column, type] = columns[key]
-    sets.push(Prisma.sql`${Prisma.raw(column)} = ${parameter(value, type)}::${Prisma.raw(type)}`)
+    json[columns[key][0]] = value instanceof Date ? value.toISOString() : value
   }
-  return sets
+  return json
+}
+
+/**
+ * `col = CASE WHEN <changes> ? 'col' THEN <its value> ELSE col END, …` for every column: one
+ * UPDATE applies a different set of changes to each row, leaving absent columns as they are.
+ */
+export function taskChangesAssignments(target: string, changes: string): string {
+  return Object.values(columns)
+    .map(([column, type]) => {
+      const text = `(${changes} ->> '${column}')`
+      // Integers go through numeric, which rounds: PoYo's progress may come with decimals.
+      const value =
+        type === 'jsonb'
+          ? `nullif(${changes} -> '${column}', 'null'::jsonb)`
+          : type === 'int'
+            ? `${text}::numeric::int`
+            : `${text}::${type}`
+      return `${column} = CASE WHEN ${changes} ? '${column}' THEN ${value} ELSE ${target}.${column} END`
+    })
+    .join(',\n      ')
 }

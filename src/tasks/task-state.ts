@@ -1,3 +1,4 @@
+import { coalesce, perClient } from '../db/coalesce.js'
 import type { Prisma } from '../db/client.js'
 import type { Task } from '../generated/prisma/client.js'
 
@@ -18,23 +19,37 @@ interface TaskStateRow {
   poll_attempts: number
 }
 
-/**
- * Reads a task's state with one narrow raw query: on the callback path (every request
- * reads the task once) it costs about half the CPU of a model query for the whole row.
- */
-export async function readTaskState(db: Prisma.TransactionClient, taskId: string): Promise<TaskState | null> {
-  const [row] = await db.$queryRaw<TaskStateRow[]>`
+const toState = (row: TaskStateRow): TaskState => ({
+  id: row.id,
+  status: row.status,
+  progress: row.progress,
+  errorCode: row.error_code,
+  providerTaskId: row.provider_task_id,
+  submittedAt: row.submitted_at === null ? null : new Date(row.submitted_at),
+  startedAt: row.started_at === null ? null : new Date(row.started_at),
+  pollAttempts: row.poll_attempts,
+})
+
+/** Reads the state of many tasks in one narrow raw query (a model query costs twice the CPU). */
+export async function readTaskStates(
+  db: Prisma.TransactionClient,
+  taskIds: string[],
+): Promise<(TaskState | null)[]> {
+  const rows = await db.$queryRaw<TaskStateRow[]>`
     SELECT id, status::text AS status, progress, error_code, provider_task_id, submitted_at, started_at, poll_attempts
-    FROM tasks WHERE id = ${taskId}::uuid`
-  if (!row) return null
-  return {
-    id: row.id,
-    status: row.status,
-    progress: row.progress,
-    errorCode: row.error_code,
-    providerTaskId: row.provider_task_id,
-    submittedAt: row.submitted_at === null ? null : new Date(row.submitted_at),
-    startedAt: row.started_at === null ? null : new Date(row.started_at),
-    pollAttempts: row.poll_attempts,
-  }
+    FROM tasks WHERE id = ANY (${taskIds}::uuid[])`
+  const byId = new Map(rows.map((row) => [row.id, toState(row)]))
+  return taskIds.map((id) => byId.get(id) ?? null)
+}
+
+const stateReader = perClient((db: Prisma.TransactionClient) =>
+  coalesce<string, TaskState | null>({ kind: 'task_state', execute: (ids) => readTaskStates(db, ids) }),
+)
+
+/**
+ * A task's state. Concurrent reads on one client (callbacks arriving together) share one
+ * query; each still sees every write that completed before it was asked.
+ */
+export function readTaskState(db: Prisma.TransactionClient, taskId: string): Promise<TaskState | null> {
+  return stateReader(db).run(taskId)
 }

@@ -1,11 +1,11 @@
+import { coalesce, perClient } from '../db/coalesce.js'
 import type { Prisma } from '../db/client.js'
-import { Prisma as Sql } from '../generated/prisma/client.js'
 import type { TaskEventSource, TaskEventType } from '../generated/prisma/enums.js'
 import { taskTransitionsTotal } from '../metrics.js'
 import { uuidv7 } from '../ids.js'
 import { taskResourceSql } from './resource.js'
 import type { TaskStatus } from './status.js'
-import { type TaskChanges, taskChangesSql } from './task-changes.js'
+import { type TaskChanges, taskChangesAssignments, taskChangesJson } from './task-changes.js'
 
 type Db = Prisma.TransactionClient
 
@@ -35,58 +35,93 @@ export interface TransitionArgs {
   before?: TaskEventRecord
 }
 
-const eventRow = (taskId: string, event: TaskEventRecord, at: Date) => Sql.sql`
-  SELECT 1 AS ord, ${taskId}::uuid AS task_id, ${event.type}::"TaskEventType" AS type,
-    ${event.source}::"TaskEventSource" AS source, NULL::"TaskStatus" AS from_status,
-    NULL::"TaskStatus" AS to_status, ${JSON.stringify(event.payload)}::jsonb AS payload,
-    ${at.toISOString()}::timestamptz AS created_at
-  UNION ALL`
-
-// The webhook message for the change, unless the receiver answered 410 for this task (see
-// src/webhooks): written by the statement that makes the change, so both exist or neither.
-const webhookSql = (deliveryId: string, at: string) => Sql.sql`
-  , queued AS (
+/**
+ * Many status changes in one statement: per row a compare-and-set UPDATE (`status = from`),
+ * the `before` event and the `status_changed` event in that order, and the webhook message
+ * when the task has one for `to`, unless its receiver answered 410 (see src/webhooks). The
+ * change and its message are written together or not at all. Returns the `ord` of the rows
+ * that moved.
+ */
+const transitionsSql = `
+  WITH input AS (
+    SELECT * FROM jsonb_to_recordset($1::jsonb) AS i(
+      ord int, task_id uuid, from_status "TaskStatus", to_status "TaskStatus", source "TaskEventSource",
+      payload jsonb, at timestamptz, delivery_id uuid, before jsonb, changes jsonb)
+  ), moved AS (
+    UPDATE tasks t SET
+      ${taskChangesAssignments('t', 'i.changes')},
+      status = i.to_status, updated_at = i.at
+    FROM input i
+    WHERE t.id = i.task_id AND t.status = i.from_status
+    RETURNING t.*, i.ord AS input_ord
+  ), noted AS (
+    INSERT INTO task_events (task_id, type, source, from_status, to_status, payload, created_at)
+    SELECT task_id, type, source, from_status, to_status, payload, created_at FROM (
+      SELECT i.ord, 1 AS step, i.task_id, (i.before ->> 'type')::"TaskEventType" AS type,
+        (i.before ->> 'source')::"TaskEventSource" AS source, NULL::"TaskStatus" AS from_status,
+        NULL::"TaskStatus" AS to_status, i.before -> 'payload' AS payload, i.at AS created_at
+      FROM input i WHERE i.before IS NOT NULL
+      UNION ALL
+      SELECT i.ord, 2, i.task_id, 'status_changed', i.source, i.from_status, i.to_status, i.payload, i.at
+      FROM moved JOIN input i ON i.ord = moved.input_ord
+    ) events ORDER BY ord, step
+  ), queued AS (
     INSERT INTO webhook_deliveries (id, task_id, event, url, payload, next_attempt_at, created_at, updated_at)
-    SELECT ${deliveryId}::uuid, moved.id, moved.status, moved.webhook_url, ${Sql.raw(taskResourceSql('moved'))},
-      ${at}::timestamptz, ${at}::timestamptz, ${at}::timestamptz
-    FROM moved
+    SELECT i.delivery_id, moved.id, moved.status, moved.webhook_url, ${taskResourceSql('moved')},
+      i.at, i.at, i.at
+    FROM moved JOIN input i ON i.ord = moved.input_ord
     WHERE moved.webhook_url IS NOT NULL AND moved.status = ANY (moved.webhook_events)
       AND NOT EXISTS (SELECT 1 FROM webhook_deliveries stopped
         WHERE stopped.task_id = moved.id AND stopped.status = 'stopped')
     ON CONFLICT (task_id, event) DO NOTHING
-  )`
+  )
+  SELECT input_ord AS ord FROM moved`
+
+const inputRow = (args: TransitionArgs, ord: number) => ({
+  ord,
+  task_id: args.taskId,
+  from_status: args.from,
+  to_status: args.to,
+  source: args.source,
+  payload: args.payload ?? {},
+  at: args.at.toISOString(),
+  delivery_id: uuidv7(args.at.getTime()),
+  before: args.before ?? null,
+  changes: taskChangesJson(args.data),
+})
+
+/** Applies `changes` in one statement; true for each that moved its task. Every row is its own compare-and-set. */
+export async function transitionAll(db: Db, changes: TransitionArgs[]): Promise<boolean[]> {
+  const rows = await db.$queryRawUnsafe<{ ord: number }[]>(
+    transitionsSql,
+    JSON.stringify(changes.map(inputRow)),
+  )
+  const moved = new Set(rows.map((row) => row.ord))
+  return changes.map((args, ord) => {
+    if (!moved.has(ord)) return false
+    taskTransitionsTotal.inc({ from: args.from, to: args.to })
+    return true
+  })
+}
+
+const transitionWriter = perClient((db: Db) =>
+  coalesce<TransitionArgs, boolean>({
+    kind: 'transition',
+    // Two changes of one task in one statement would both match its row: they take turns.
+    key: (args) => args.taskId,
+    execute: (batch) => transitionAll(db, batch),
+    // One bad row (a PoYo id another task already holds) must not fail the others.
+    isolateFailures: true,
+  }),
+)
 
 /**
- * Moves a task from `from` to `to` in one statement: a compare-and-set UPDATE, the
- * `status_changed` event (after `before`, when given) and the webhook message, if the task
- * has one for `to`. Returns false, changing nothing but recording `before`, when the task
- * is no longer in `from` (someone else moved it).
+ * Moves a task from `from` to `to`: a compare-and-set UPDATE, the `status_changed` event
+ * (after `before`, when given) and the webhook message, if the task has one for `to`, in one
+ * statement. Returns false, changing nothing but recording `before`, when the task is no
+ * longer in `from` (someone else moved it). Concurrent changes of other tasks on the same
+ * client share the statement (group commit); each row keeps its own compare-and-set.
  */
-export async function transition(db: Db, args: TransitionArgs): Promise<boolean> {
-  const at = args.at.toISOString()
-  const sets = [
-    ...taskChangesSql(args.data),
-    Sql.sql`status = ${args.to}::"TaskStatus"`,
-    Sql.sql`updated_at = ${at}::timestamptz`,
-  ]
-  const rows = await db.$queryRaw<{ id: string }[]>`
-    WITH moved AS (
-      UPDATE tasks SET ${Sql.join(sets, ', ')}
-      WHERE id = ${args.taskId}::uuid AND status = ${args.from}::"TaskStatus"
-      RETURNING tasks.*
-    ), noted AS (
-      INSERT INTO task_events (task_id, type, source, from_status, to_status, payload, created_at)
-      SELECT task_id, type, source, from_status, to_status, payload, created_at FROM (
-        ${args.before ? eventRow(args.taskId, args.before, args.at) : Sql.empty}
-        SELECT 2 AS ord, id AS task_id, 'status_changed'::"TaskEventType" AS type,
-          ${args.source}::"TaskEventSource" AS source, ${args.from}::"TaskStatus" AS from_status,
-          ${args.to}::"TaskStatus" AS to_status, ${JSON.stringify(args.payload ?? {})}::jsonb AS payload,
-          ${at}::timestamptz AS created_at
-        FROM moved
-      ) events ORDER BY ord
-    )${webhookSql(uuidv7(args.at.getTime()), at)}
-    SELECT id FROM moved`
-  if (rows.length === 0) return false
-  taskTransitionsTotal.inc({ from: args.from, to: args.to })
-  return true
+export function transition(db: Db, args: TransitionArgs): Promise<boolean> {
+  return transitionWriter(db).run(args)
 }
