@@ -8,6 +8,7 @@ import type { JobQueue } from './db/job-queue.js'
 import type { Logger } from './logger.js'
 import authPlugin from './plugins/auth.js'
 import errorsPlugin from './plugins/errors.js'
+import listenHubPlugin from './plugins/listen-hub.js'
 import metricsPlugin from './plugins/metrics.js'
 import openapiPlugin from './plugins/openapi.js'
 import type { PoyoClient } from './poyo/client.js'
@@ -93,6 +94,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(errorsPlugin)
   await app.register(openapiPlugin)
   await app.register(metricsPlugin)
+  await app.register(listenHubPlugin)
   await app.register(authPlugin)
   await app.register(healthRoutes)
   await app.register(modelRoutes)

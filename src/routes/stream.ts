@@ -3,7 +3,6 @@ import { ServiceUnavailableError } from '../errors.js'
 import { problemRef } from '../schemas/problem.js'
 import { StreamHeaders, StreamMessage, StreamQuery } from '../schemas/queries.js'
 import { createTaskFeed } from '../stream/feed.js'
-import { createChangeHub } from '../stream/hub.js'
 import { type StreamSession, startStreamSession } from '../stream/session.js'
 
 const listenTimeoutMs = 5_000
@@ -11,7 +10,7 @@ const listenTimeoutMs = 5_000
 /** Server-sent events of task status changes, from every instance, resumable with Last-Event-ID. */
 const streamRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const logger = app.log.child({ component: 'stream' })
-  const hub = createChangeHub({ connectionString: app.databaseUrl, logger })
+  const hub = app.listenHub
   const feed = createTaskFeed(hub, app.prisma, logger)
   const sessions = new Set<StreamSession>()
 
@@ -19,9 +18,6 @@ const streamRoutes: FastifyPluginAsyncTypebox = async (app) => {
   // (to another instance) and resume where they were.
   app.addHook('preClose', async () => {
     for (const session of sessions) session.end()
-  })
-  app.addHook('onClose', async () => {
-    await hub.close()
   })
 
   app.get(

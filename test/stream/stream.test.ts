@@ -190,7 +190,7 @@ t.test('when the LISTEN connection dies, streams end and the hub reconnects', as
       (
         await client.query(
           `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-         WHERE application_name = 'poyo-task-service:stream' AND datname = current_database()`,
+         WHERE application_name = 'poyo-task-service:listen' AND datname = current_database()`,
         )
       ).rowCount,
   )

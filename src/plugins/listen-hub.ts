@@ -1,0 +1,25 @@
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import { createListenHub, type ListenHub } from '../db/listen-hub.js'
+import { taskChangesChannel } from '../stream/feed.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    listenHub: ListenHub
+  }
+}
+
+/** The app's one LISTEN connection: task changes for the event stream. */
+async function listenHubPlugin(app: FastifyInstance) {
+  const hub = createListenHub({
+    connectionString: app.databaseUrl,
+    logger: app.log.child({ component: 'listen' }),
+    channels: [taskChangesChannel],
+  })
+  app.decorate('listenHub', hub)
+  app.addHook('onClose', async () => {
+    await hub.close()
+  })
+}
+
+export default fp(listenHubPlugin, { name: 'listen-hub' })
