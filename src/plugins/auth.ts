@@ -1,13 +1,16 @@
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { verifyApiKey } from '../auth/api-keys.js'
+import { type ApiKeyVerifier, createApiKeyVerifier } from '../auth/key-cache.js'
 import { UnauthorizedError } from '../errors.js'
 import type { Caller } from '../tasks/caller.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
     caller: Caller
+  }
+  interface FastifyInstance {
+    apiKeys: ApiKeyVerifier
   }
 }
 
@@ -35,12 +38,13 @@ function bearerToken(request: FastifyRequest): string | undefined {
 const lastUsedWriteIntervalMs = 60_000
 
 /**
- * Who is calling: an API key (client or admin) on every /v1 route. `last_used_at` is
- * written at most once a minute per key and process, not on every request. Each key has
- * its own rate limit.
+ * Who is calling: an API key (client or admin) on every /v1 route, verified through the
+ * in-process key cache (src/auth/key-cache.ts). `last_used_at` is written at most once a
+ * minute per key and process, not on every request. Each key has its own rate limit.
  */
 async function authPlugin(app: FastifyInstance) {
   const lastUsedWrites = new Map<string, number>()
+  app.decorate('apiKeys', createApiKeyVerifier({ prisma: app.prisma, hub: app.listenHub }))
   app.decorateRequest('caller', null as unknown as Caller)
 
   app.addHook('onRequest', async (request, reply) => {
@@ -48,7 +52,7 @@ async function authPlugin(app: FastifyInstance) {
     const token = bearerToken(request)
     reply.header('www-authenticate', 'Bearer')
     if (!token) throw new UnauthorizedError('An API key is required: Authorization: Bearer <key>')
-    const check = await verifyApiKey(app.prisma, token)
+    const check = await app.apiKeys.verify(token)
     if (!check.ok) throw new UnauthorizedError(check.reason)
     reply.removeHeader('www-authenticate')
     const { apiKey } = check
@@ -82,4 +86,4 @@ async function authPlugin(app: FastifyInstance) {
   })
 }
 
-export default fp(authPlugin, { name: 'auth' })
+export default fp(authPlugin, { name: 'auth', dependencies: ['listen-hub'] })

@@ -142,6 +142,9 @@ t.test('list shows prefixes and roles, never a secret', async (t) => {
 t.test('revoke: the key gets 401 from then on', async (t) => {
   const headers = { authorization: `Bearer ${xKey}` }
   t.equal((await app.inject({ url: '/v1/models', headers })).statusCode, 200, 'works before')
+  const { hits } = app.apiKeys.stats()
+  t.equal((await app.inject({ url: '/v1/models', headers })).statusCode, 200)
+  t.equal(app.apiKeys.stats().hits, hits + 1, 'answered from the key cache before the revocation')
   const [revoke, unknown] = await Promise.all([
     keys('revoke', xOut.prefix ?? ''),
     keys('revoke', 'zzzzzzzzzz'),
@@ -177,6 +180,9 @@ t.test('rotate-webhook-secret: a new secret; the old one signs during the grace 
   t.equal(after.hash, before.hash, 'the API key itself is unchanged')
   const stillWorks = await app.inject({ url: '/v1/models', headers: { authorization: `Bearer ${yKey}` } })
   t.equal(stillWorks.statusCode, 200)
+  // The key was cached by the earlier tests' requests; the rotation's notification replaces that copy.
+  const seen = await app.apiKeys.verify(yKey)
+  t.equal(seen.ok && seen.apiKey.webhookSecret, after.webhookSecret, 'the app sees the new secret')
 })
 
 t.test('bad usage exits 2 with the usage line', async (t) => {
