@@ -1,22 +1,34 @@
 import { callbackUrl } from '../../src/tasks/callback-token.js'
 import { type BenchDb, benchId, countRows, insertNotStartedTasks } from './db.js'
-import { callbackBody, type DirectResult, directCallbackSql, tasksPerClient } from './direct-sql.js'
+import { callbackBody, type DirectResult, directCallbackSql, tasksNeeded } from './direct-sql.js'
 import { fire, type LoadResult, type Step } from './load.js'
 import { freePort, spawnNode, waitReady } from './procs.js'
 import { callbackSecret, type Stack } from './service.js'
 
 export interface IngestResult {
-  service: LoadResult & { tasks: number; applied: number; wrapped: boolean }
+  service: LoadResult & { tasks: number; applied: number; wrapped: boolean; meanBatch: number }
+  /** The service's statements driven directly: batched as the service batched them, and one callback each. */
   direct: DirectResult & { applied: number }
+  directSingle: DirectResult & { applied: number }
   noop: LoadResult
-  /** Service callbacks/s over direct-SQL transactions/s, and over no-op requests/s. */
+  /** Service callbacks/s over the direct rates, and over no-op requests/s. */
   ofDirect: number
+  ofDirectSingle: number
   ofNoop: number
+}
+
+/** Calls and statements of the service's status-change coalescer so far (GET /metrics). */
+async function transitionBatches(base: string): Promise<{ calls: number; statements: number }> {
+  const text = await (await fetch(`${base}/metrics`)).text()
+  const value = (name: string) =>
+    Number(new RegExp(`^${name}\\{kind="transition"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0)
+  return { calls: value('db_batch_size_sum'), statements: value('db_batch_size_count') }
 }
 
 const connections = 50
 const ingestSet = 'b0000001'
 const directSet = 'b0000002'
+const directSingleSet = 'b0000003'
 
 const finishedIn = (db: BenchDb, set: string, count: number) =>
   countRows(db.pool, `SELECT count(*) AS n FROM tasks WHERE id BETWEEN $1 AND $2 AND status = 'finished'`, [
@@ -56,14 +68,25 @@ export async function benchIngest(
   const callbacks = rotation(opts.tasks, (id) => callbackUrl('', callbackSecret, id))
   await fire({ base: stack.base, connections, seconds: opts.warmupSeconds, step: callbacks.step })
   const before = await finishedIn(db, ingestSet, opts.tasks)
+  const batchesBefore = await transitionBatches(stack.base)
   const service = await fire({ base: stack.base, connections, seconds: opts.seconds, step: callbacks.step })
+  const batchesAfter = await transitionBatches(stack.base)
   const applied = (await finishedIn(db, ingestSet, opts.tasks)) - before
+  const meanBatch =
+    (batchesAfter.calls - batchesBefore.calls) /
+    Math.max(1, batchesAfter.statements - batchesBefore.statements)
 
-  const directTasks = tasksPerClient(opts.seconds) * connections
-  await insertNotStartedTasks(db.pool, directSet, directTasks, adminKeyId)
-  await db.pool.query('CHECKPOINT')
-  const direct = await directCallbackSql(db.url, directSet, connections, opts.seconds)
-  const directApplied = await finishedIn(db, directSet, directTasks)
+  // The same statements straight at Postgres: as the service batched them (two at a time, as
+  // its coalescer runs them), and one callback per transaction from 50 clients.
+  const directRun = async (set: string, clients: number, batch: number) => {
+    const tasks = tasksNeeded(opts.seconds)
+    await insertNotStartedTasks(db.pool, set, tasks, adminKeyId)
+    await db.pool.query('CHECKPOINT')
+    const result = await directCallbackSql(db.url, set, { clients, batch, seconds: opts.seconds })
+    return { ...result, applied: await finishedIn(db, set, tasks) }
+  }
+  const direct = await directRun(directSet, 2, Math.max(1, Math.round(meanBatch)))
+  const directSingle = await directRun(directSingleSet, connections, 1)
 
   const noopPort = await freePort()
   const noopBase = `http://127.0.0.1:${noopPort}`
@@ -81,10 +104,12 @@ export async function benchIngest(
   }
 
   return {
-    service: { ...service, tasks: opts.tasks, applied, wrapped: callbacks.used() > opts.tasks },
-    direct: { ...direct, applied: directApplied },
+    service: { ...service, tasks: opts.tasks, applied, wrapped: callbacks.used() > opts.tasks, meanBatch },
+    direct,
+    directSingle,
     noop,
     ofDirect: service.rps / direct.tps,
+    ofDirectSingle: service.rps / directSingle.tps,
     ofNoop: service.rps / noop.rps,
   }
 }

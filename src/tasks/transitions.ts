@@ -42,7 +42,7 @@ export interface TransitionArgs {
  * change and its message are written together or not at all. Returns the `ord` of the rows
  * that moved.
  */
-const transitionsSql = `
+export const transitionsSql = `
   WITH input AS (
     SELECT * FROM jsonb_to_recordset($1::jsonb) AS i(
       ord int, task_id uuid, from_status "TaskStatus", to_status "TaskStatus", source "TaskEventSource",
@@ -77,6 +77,9 @@ const transitionsSql = `
   )
   SELECT input_ord AS ord FROM moved`
 
+/** The one parameter of transitionsSql: the changes as a JSON array of rows. */
+export const transitionsInput = (changes: TransitionArgs[]): string => JSON.stringify(changes.map(inputRow))
+
 const inputRow = (args: TransitionArgs, ord: number) => ({
   ord,
   task_id: args.taskId,
@@ -92,10 +95,7 @@ const inputRow = (args: TransitionArgs, ord: number) => ({
 
 /** Applies `changes` in one statement; true for each that moved its task. Every row is its own compare-and-set. */
 export async function transitionAll(db: Db, changes: TransitionArgs[]): Promise<boolean[]> {
-  const rows = await db.$queryRawUnsafe<{ ord: number }[]>(
-    transitionsSql,
-    JSON.stringify(changes.map(inputRow)),
-  )
+  const rows = await db.$queryRawUnsafe<{ ord: number }[]>(transitionsSql, transitionsInput(changes))
   const moved = new Set(rows.map((row) => row.ord))
   return changes.map((args, ord) => {
     if (!moved.has(ord)) return false

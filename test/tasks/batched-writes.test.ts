@@ -36,8 +36,9 @@ const timeline = (taskId: string) => prisma.taskEvent.findMany({ where: { taskId
 /** Observations and their sum of the db_batch_size histogram for `kind`. */
 async function batchSizes(kind: string): Promise<{ batches: number; calls: number }> {
   const metric = await registry.getSingleMetric('db_batch_size')?.get()
+  const values = (metric?.values ?? []) as { metricName?: string; labels: { kind?: string }; value: number }[]
   const value = (name: string) =>
-    metric?.values.find((v) => v.metricName === name && v.labels.kind === kind)?.value ?? 0
+    values.find((v) => v.metricName === name && v.labels.kind === kind)?.value ?? 0
   return { batches: value('db_batch_size_count'), calls: value('db_batch_size_sum') }
 }
 
