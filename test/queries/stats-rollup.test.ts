@@ -11,6 +11,7 @@ import { relativeErrorBound } from '../../src/stats/histogram.js'
 import { refreshStats } from '../../src/stats/refresh.js'
 import type { Caller } from '../../src/tasks/caller.js'
 import type { TaskStatus } from '../../src/tasks/status.js'
+import { transitionAll } from '../../src/tasks/transitions.js'
 import { buildTestApp } from '../helpers/app.js'
 import { liveTaskStats } from './live-stats.js'
 import { createKey, insertTasks, type SeedTask, seededRandom } from './support.js'
@@ -181,6 +182,39 @@ t.test('a change after the refresh is visible at once (its hour is computed live
     },
   )
   t.same(after, await liveTaskStats(prisma, callers.A!, window))
+})
+
+t.test('one statement changing many tasks marks every hour they touch', async (t) => {
+  await refreshStats(prisma)
+  const open = await prisma.task.findMany({
+    where: { status: { in: ['queued', 'not_started', 'running'] } },
+    take: 25,
+    orderBy: { id: 'desc' },
+  })
+  t.ok(open.length > 10, 'there are open tasks to move')
+  // The batched status change (src/tasks/transitions.ts): many rows, one UPDATE.
+  const moved = await transitionAll(
+    prisma,
+    open.map((task, index) => ({
+      taskId: task.id,
+      from: task.status,
+      to: index % 3 === 0 ? ('failed' as const) : ('finished' as const),
+      at: new Date(),
+      source: 'callback' as const,
+      data: {
+        submittedAt: task.submittedAt ?? task.createdAt,
+        finishedAt: new Date(task.createdAt.getTime() + (index + 1) * 47 * 60_000),
+        credits: index % 3 === 0 ? 0 : index * 1.5,
+      },
+    })),
+  )
+  t.same(
+    moved,
+    open.map(() => true),
+  )
+  await matchesLive(t, 'after one many-row statement')
+  await refreshStats(prisma)
+  await matchesLive(t, 'after one many-row statement, refreshed')
 })
 
 t.test('a change committed while a refresh runs is not lost', async (t) => {
