@@ -1,6 +1,6 @@
 import PgBoss from 'pg-boss'
 import type { Logger } from '../logger.js'
-import type { Prisma } from './client.js'
+import { type Prisma, prepareStatement } from './client.js'
 
 /** The queues of the service's durable background work. */
 export const Queues = {
@@ -58,7 +58,8 @@ export async function startJobQueue(databaseUrl: string, logger: Logger): Promis
 
 /**
  * Sends a job inside a Prisma transaction, so the job exists exactly when the
- * transaction's other writes do (pg-boss runs its INSERT through our connection).
+ * transaction's other writes do (pg-boss runs its INSERT through our connection, as a
+ * prepared statement: its text is the same for every job).
  */
 export function sendInTransaction(
   queue: JobQueue,
@@ -69,6 +70,11 @@ export function sendInTransaction(
 ): Promise<string | null> {
   return queue.send(name, data, {
     ...options,
-    db: { executeSql: async (text, values) => ({ rows: await tx.$queryRawUnsafe(text, ...values) }) },
+    db: {
+      executeSql: async (text, values) => {
+        prepareStatement(text)
+        return { rows: await tx.$queryRawUnsafe(text, ...values) }
+      },
+    },
   })
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { Clock } from '../clock.js'
 import type { Config } from '../config.js'
-import type { PrismaClient } from '../db/client.js'
+import { type PrismaClient, prepareStatement } from '../db/client.js'
 import { type JobQueue, Queues, sendInTransaction } from '../db/job-queue.js'
 import { IdempotencyConflictError, validationFailed } from '../errors.js'
 import { Prisma, type Task } from '../generated/prisma/client.js'
@@ -161,7 +161,9 @@ export async function createTask(
   }
   try {
     const task = await deps.prisma.$transaction(async (tx) => {
-      const [created] = await tx.$queryRaw<Task[]>(insertTaskSql(row, now))
+      const insert = insertTaskSql(row, now)
+      prepareStatement(insert.text)
+      const [created] = await tx.$queryRaw<Task[]>(insert)
       if (!created) throw new Error('the task insert returned no row')
       await sendInTransaction(deps.queue, tx, Queues.submit, { taskId: created.id })
       return created
