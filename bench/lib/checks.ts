@@ -42,6 +42,13 @@ export function ingestChecks(r: IngestResult): Check[] {
     },
     {
       section: s,
+      name: 'CPU per callback: service / its Postgres; direct batched: loop / Postgres',
+      value: `${r.service.cpu.callerUs} / ${r.service.cpu.postgresUs} µs; ${r.direct.cpu.callerUs} / ${r.direct.cpu.postgresUs} µs`,
+      target: '',
+      pass: null,
+    },
+    {
+      section: s,
       name: 'no-op Fastify route, 50 conns',
       value: `${num(r.noop.rps)}/s, p50 ${ms(r.noop.p50)}, p99 ${ms(r.noop.p99)}`,
       target: '',

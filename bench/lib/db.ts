@@ -5,13 +5,15 @@ import pg from 'pg'
 import { createDatabase } from '../../src/db/admin.js'
 import { startEmbeddedPostgres } from '../../src/db/embedded.js'
 import { applyMigrations } from '../../src/db/migrations.js'
-import { freePort, onCleanup } from './procs.js'
+import { freePort, onCleanup, parentPid } from './procs.js'
 
 export interface BenchDb {
   /** The bench database (migrated). */
   url: string
   port: number
   pool: pg.Pool
+  /** The Postgres server process (its backends are its children). */
+  postmasterPid: number
   /** Collects Postgres' log output from now until `stop()`. */
   tapLog(): { stop(): string }
 }
@@ -38,6 +40,8 @@ export async function startBenchDb(): Promise<BenchDb> {
   // Idle clients see the server stop at cleanup; that is not an error of the run.
   pool.on('error', () => {})
   onCleanup('bench pool', () => pool.end())
+  const { rows } = await pool.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
+  const postmasterPid = parentPid(rows[0]!.pid)
   const tapLog = () => {
     const lines: string[] = []
     taps.add(lines)
@@ -48,7 +52,7 @@ export async function startBenchDb(): Promise<BenchDb> {
       },
     }
   }
-  return { url, port, pool, tapLog }
+  return { url, port, pool, postmasterPid, tapLog }
 }
 
 /** A uuid made of an 8-hex-digit set prefix and a number: bench rows can be addressed without lookups. */

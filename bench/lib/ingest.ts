@@ -2,19 +2,54 @@ import { callbackUrl } from '../../src/tasks/callback-token.js'
 import { type BenchDb, benchId, countRows, insertNotStartedTasks } from './db.js'
 import { callbackBody, type DirectResult, directCallbackSql, tasksNeeded } from './direct-sql.js'
 import { fire, type LoadResult, type Step } from './load.js'
-import { freePort, spawnNode, waitReady } from './procs.js'
+import { cpuMsOf, freePort, spawnNode, treeCpuMs, waitReady } from './procs.js'
 import { callbackSecret, type Stack } from './service.js'
 
 export interface IngestResult {
-  service: LoadResult & { tasks: number; applied: number; wrapped: boolean; meanBatch: number }
+  service: LoadResult & {
+    tasks: number
+    applied: number
+    wrapped: boolean
+    meanBatch: number
+    cpu: CpuPerCallback
+  }
   /** The service's statements driven directly: batched as the service batched them, and one callback each. */
-  direct: DirectResult & { applied: number }
-  directSingle: DirectResult & { applied: number }
+  direct: DirectResult & { applied: number; cpu: CpuPerCallback }
+  directSingle: DirectResult & { applied: number; cpu: CpuPerCallback }
   noop: LoadResult
   /** Service callbacks/s over the direct rates, and over no-op requests/s. */
   ofDirect: number
   ofDirectSingle: number
   ofNoop: number
+}
+
+/** CPU time per applied callback, in µs: the caller's (the service, or the direct loop) and Postgres'. */
+export interface CpuPerCallback {
+  callerUs: number
+  postgresUs: number
+}
+
+async function measureCpu<T>(
+  db: BenchDb,
+  callerCpuMs: () => number,
+  run: () => Promise<T>,
+): Promise<{ result: T; cpuMs: { caller: number; postgres: number } }> {
+  const [caller0, postgres0] = [callerCpuMs(), treeCpuMs(db.postmasterPid)]
+  const result = await run()
+  return {
+    result,
+    cpuMs: { caller: callerCpuMs() - caller0, postgres: treeCpuMs(db.postmasterPid) - postgres0 },
+  }
+}
+
+const perCallback = (cpuMs: { caller: number; postgres: number }, applied: number): CpuPerCallback => ({
+  callerUs: Math.round((cpuMs.caller * 1000) / Math.max(1, applied)),
+  postgresUs: Math.round((cpuMs.postgres * 1000) / Math.max(1, applied)),
+})
+
+const ownCpuMs = () => {
+  const { user, system } = process.cpuUsage()
+  return (user + system) / 1000
 }
 
 /** Calls and statements of the service's status-change coalescer so far (GET /metrics). */
@@ -69,7 +104,11 @@ export async function benchIngest(
   await fire({ base: stack.base, connections, seconds: opts.warmupSeconds, step: callbacks.step })
   const before = await finishedIn(db, ingestSet, opts.tasks)
   const batchesBefore = await transitionBatches(stack.base)
-  const service = await fire({ base: stack.base, connections, seconds: opts.seconds, step: callbacks.step })
+  const { result: service, cpuMs: serviceCpu } = await measureCpu(
+    db,
+    () => cpuMsOf(stack.service.pid),
+    () => fire({ base: stack.base, connections, seconds: opts.seconds, step: callbacks.step }),
+  )
   const batchesAfter = await transitionBatches(stack.base)
   const applied = (await finishedIn(db, ingestSet, opts.tasks)) - before
   const meanBatch =
@@ -82,8 +121,11 @@ export async function benchIngest(
     const tasks = tasksNeeded(opts.seconds)
     await insertNotStartedTasks(db.pool, set, tasks, adminKeyId)
     await db.pool.query('CHECKPOINT')
-    const result = await directCallbackSql(db.url, set, { clients, batch, seconds: opts.seconds })
-    return { ...result, applied: await finishedIn(db, set, tasks) }
+    const { result, cpuMs } = await measureCpu(db, ownCpuMs, () =>
+      directCallbackSql(db.url, set, { clients, batch, seconds: opts.seconds }),
+    )
+    const applied = await finishedIn(db, set, tasks)
+    return { ...result, applied, cpu: perCallback(cpuMs, applied) }
   }
   const direct = await directRun(directSet, 2, Math.max(1, Math.round(meanBatch)))
   const directSingle = await directRun(directSingleSet, connections, 1)
@@ -104,7 +146,14 @@ export async function benchIngest(
   }
 
   return {
-    service: { ...service, tasks: opts.tasks, applied, wrapped: callbacks.used() > opts.tasks, meanBatch },
+    service: {
+      ...service,
+      tasks: opts.tasks,
+      applied,
+      wrapped: callbacks.used() > opts.tasks,
+      meanBatch,
+      cpu: perCallback(serviceCpu, applied),
+    },
     direct,
     directSingle,
     noop,

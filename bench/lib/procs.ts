@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { packageRoot } from '../../src/paths.js'
 import { freePort } from '../../scripts/lib/free-port.js'
@@ -114,4 +114,33 @@ export function sampleMemory(pid: number, everyMs = 500) {
     lastMb: () => lastMb,
     stop: () => clearInterval(timer),
   }
+}
+
+/** CPU time (user + system, with its exited children's) a process has used so far, in ms; 0 once it is gone. */
+export function cpuMsOf(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+    // utime, stime, cutime, cstime, in clock ticks (USER_HZ is 100 on Linux).
+    return fields.slice(11, 15).reduce((sum, ticks) => sum + Number(ticks), 0) * 10
+  } catch {
+    return 0
+  }
+}
+
+export function parentPid(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1])
+}
+
+/** CPU time of a process and its direct children (a Postgres server and its backends, gone ones too), in ms. */
+export function treeCpuMs(rootPid: number): number {
+  let total = cpuMsOf(rootPid)
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      if (parentPid(Number(entry)) === rootPid) total += cpuMsOf(Number(entry))
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total
 }
