@@ -10,7 +10,7 @@ export interface CoalesceOptions<In, Out> {
    * fails alone is rejected (a statement fails as a whole). Without it every item is rejected.
    */
   isolateFailures?: boolean
-  /** Items with the same key never share a batch: a later one waits for the next. */
+  /** Items with the same key never share a batch nor run at once: a later one waits for the earlier. */
   key?(item: In): string
   maxBatch?: number
   /** Batches running at once; each holds one database connection while it runs. */
@@ -40,6 +40,9 @@ export function coalesce<In, Out>(options: CoalesceOptions<In, Out>): Coalescer<
   let inFlight = 0
   let scheduled = false
 
+  // Keys of the batches running now.
+  const running = new Set<string>()
+
   function takeBatch(): Pending<In, Out>[] {
     if (!options.key) return pending.splice(0, maxBatch)
     const keys = new Set<string>()
@@ -47,7 +50,7 @@ export function coalesce<In, Out>(options: CoalesceOptions<In, Out>): Coalescer<
     const left: Pending<In, Out>[] = []
     for (const entry of pending) {
       const key = options.key(entry.item)
-      if (batch.length < maxBatch && !keys.has(key)) {
+      if (batch.length < maxBatch && !keys.has(key) && !running.has(key)) {
         keys.add(key)
         batch.push(entry)
       } else left.push(entry)
@@ -80,8 +83,13 @@ export function coalesce<In, Out>(options: CoalesceOptions<In, Out>): Coalescer<
     scheduled = false
     while (inFlight < maxInFlight && pending.length > 0) {
       const batch = takeBatch()
+      // Everything left waits on a running batch of its own key: it is pumped when that ends.
+      if (batch.length === 0) return
+      const keys = options.key ? batch.map((entry) => options.key!(entry.item)) : []
+      for (const key of keys) running.add(key)
       inFlight++
       void send(batch).finally(() => {
+        for (const key of keys) running.delete(key)
         inFlight--
         schedule()
       })
