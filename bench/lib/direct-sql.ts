@@ -93,10 +93,19 @@ export async function directCallbackSql(
         const numbers = Array.from({ length: batch }, () => next++)
         const t0 = process.hrtime.bigint()
         try {
-          await client.query(taskStatesSql, [numbers.map((n) => benchId(prefix, n))])
+          // Named, as the service prepares both (src/db/client.ts prepareStatement).
+          await client.query({
+            name: 'task_states',
+            text: taskStatesSql,
+            values: [numbers.map((n) => benchId(prefix, n))],
+          })
           const at = new Date()
           const changes = numbers.map((n) => finishedByCallback(benchId(prefix, n), `${prefix}-${n}`, at))
-          const { rowCount } = await client.query(transitionsSql, [transitionsInput(changes)])
+          const { rowCount } = await client.query({
+            name: 'transitions',
+            text: transitionsSql,
+            values: [transitionsInput(changes)],
+          })
           applied += rowCount ?? 0
           latencies.push(Number(process.hrtime.bigint() - t0) / 1e6)
         } catch {

@@ -1,5 +1,5 @@
 import { coalesce, perClient } from '../db/coalesce.js'
-import type { Prisma } from '../db/client.js'
+import { type Prisma, prepareStatement } from '../db/client.js'
 import type { Task } from '../generated/prisma/client.js'
 
 /** What judging and applying a report from PoYo needs to know about a task. */
@@ -34,6 +34,7 @@ const toState = (row: TaskStateRow): TaskState => ({
 export const taskStatesSql = `
   SELECT id, status::text AS status, progress, error_code, provider_task_id, submitted_at, started_at, poll_attempts
   FROM tasks WHERE id = ANY ($1::uuid[])`
+prepareStatement(taskStatesSql)
 
 /** Reads the state of many tasks in one narrow raw query (a model query costs twice the CPU). */
 export async function readTaskStates(

@@ -1,5 +1,5 @@
 import { coalesce, perClient } from '../db/coalesce.js'
-import type { Prisma } from '../db/client.js'
+import { type Prisma, prepareStatement } from '../db/client.js'
 import type { TaskEventSource, TaskEventType } from '../generated/prisma/enums.js'
 import { taskTransitionsTotal } from '../metrics.js'
 import { uuidv7 } from '../ids.js'
@@ -76,6 +76,8 @@ export const transitionsSql = `
     ON CONFLICT (task_id, event) DO NOTHING
   )
   SELECT input_ord AS ord FROM moved`
+// One text for every batch: parsed and planned once per connection.
+prepareStatement(transitionsSql)
 
 /** The one parameter of transitionsSql: the changes as a JSON array of rows. */
 export const transitionsInput = (changes: TransitionArgs[]): string => JSON.stringify(changes.map(inputRow))
