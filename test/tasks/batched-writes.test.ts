@@ -4,34 +4,18 @@
  * webhook message, its own failure).
  */
 import t from 'tap'
-import type { Prisma } from '../../src/generated/prisma/client.js'
 import { registry } from '../../src/metrics.js'
 import { toTaskResource } from '../../src/tasks/resource.js'
 import { readTaskState } from '../../src/tasks/task-state.js'
 import { type TransitionArgs, transition, transitionAll } from '../../src/tasks/transitions.js'
 import { buildTestApp } from '../helpers/app.js'
+import { taskFixtures } from '../helpers/tasks.js'
 
 const { runtime } = await buildTestApp(t, { WORKERS_ENABLED: 'false' })
 const prisma = runtime.deps.prisma
 const at = new Date('2026-11-23T12:00:00.123Z')
 
-let seq = 0
-async function newTask(fields: Partial<Prisma.TaskUncheckedCreateInput> = {}) {
-  seq++
-  return prisma.task.create({
-    data: {
-      model: 'hailuo-2.3',
-      input: { prompt: `batched ${seq}`, duration: 6 },
-      clientScope: 'local',
-      estimatedCredits: 25,
-      deadlineAt: new Date(at.getTime() + 3_600_000),
-      createdAt: new Date(at.getTime() - 60_000),
-      ...fields,
-    },
-  })
-}
-
-const timeline = (taskId: string) => prisma.taskEvent.findMany({ where: { taskId }, orderBy: { id: 'asc' } })
+const { newTask, timeline } = taskFixtures(prisma, at, 'batched')
 
 /** Observations and their sum of the db_batch_size histogram for `kind`. */
 async function batchSizes(kind: string): Promise<{ batches: number; calls: number }> {
