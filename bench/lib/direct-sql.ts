@@ -8,7 +8,9 @@
  * service sends) and the batches the service formed under the same load.
  */
 import pg from 'pg'
-import { taskStatesSql } from '../../src/tasks/task-state.js'
+import { reportTransition } from '../../src/tasks/apply-report.js'
+import { parseCallbackBody } from '../../src/tasks/receive-callback.js'
+import { type TaskState, taskStatesSql } from '../../src/tasks/task-state.js'
 import { type TransitionArgs, transitionsInput, transitionsSql } from '../../src/tasks/transitions.js'
 import { benchId } from './db.js'
 import { type Latency, percentiles } from './load.js'
@@ -26,30 +28,31 @@ export function callbackBody(providerId: string): string {
   })
 }
 
-/** The change the service makes for a `finished` callback on a `not_started` task (src/tasks/apply-report.ts). */
+/** The change the service makes for a `finished` callback on a bench task (`not_started`, submitted). */
 function finishedByCallback(taskId: string, providerId: string, at: Date): TransitionArgs {
-  return {
-    taskId,
-    from: 'not_started',
-    to: 'finished',
-    at,
+  const body = JSON.parse(callbackBody(providerId)) as unknown
+  const report = parseCallbackBody(body)
+  if (typeof report === 'string') throw new Error(`bench callback body: ${report}`)
+  const task: TaskState = {
+    id: taskId,
+    status: 'not_started',
+    progress: 0,
+    errorCode: null,
+    providerTaskId: providerId,
+    submittedAt: at,
+    startedAt: null,
+    pollAttempts: 0,
+  }
+  return reportTransition(task, report, {
+    now: at,
+    verdict: 'advance',
     source: 'callback',
-    payload: { provider_task_id: providerId, progress: 100 },
-    data: {
-      progress: 100,
-      submitAmbiguous: false,
-      nextPollAt: null,
-      startedAt: at,
-      finishedAt: at,
-      files: [{ url: 'https://files.poyo.sim/v.mp4', type: 'video' }],
-      credits: 25,
-    },
-    before: {
+    record: {
       type: 'callback',
       source: 'callback',
-      payload: { body: JSON.parse(callbackBody(providerId)), signature_checked: false, confirm: false },
+      payload: { body, signature_checked: false, confirm: false },
     },
-  }
+  })
 }
 
 export interface DirectResult extends Latency {

@@ -5,7 +5,7 @@ import { nextPollDelayMs } from './poll-schedule.js'
 import { isTerminal, judgeUpdate, TaskErrorCode, type TaskStatus, type UpdateVerdict } from './status.js'
 import type { TaskChanges } from './task-changes.js'
 import { readTaskState, type TaskState } from './task-state.js'
-import { recordEvent, type TaskEventRecord, transition } from './transitions.js'
+import { recordEvent, type TaskEventRecord, type TransitionArgs, transition } from './transitions.js'
 
 /** What PoYo says about a task, from a (confirmed) callback or a poll. */
 export type ProviderReport = Pick<
@@ -50,20 +50,10 @@ export async function applyProviderReport(
     before = undefined
     if (verdict === 'advance' || verdict === 'revive') {
       // One statement: the fast path of every real state change.
-      const moved = await transition(deps.prisma, {
-        taskId,
-        from: task.status,
-        to: reported,
-        at: now,
-        source,
-        payload: {
-          provider_task_id: report.taskId,
-          progress: report.progress,
-          ...(verdict === 'revive' ? { revived: true } : {}),
-        },
-        data: changesFor(task, report, now, verdict),
-        ...(record ? { before: record } : {}),
-      })
+      const moved = await transition(
+        deps.prisma,
+        reportTransition(task, report, { now, verdict, source, record }),
+      )
       if (moved) return 'applied'
       continue
     }
@@ -97,6 +87,29 @@ export async function applyProviderReport(
     if (outcome) return outcome
   }
   throw new Error(`task ${taskId}: lost ${maxRaces} races applying a PoYo report`)
+}
+
+/** The status change a report that moves `task` forward makes (`record`: the event it carries). */
+export function reportTransition(
+  task: TaskState,
+  report: ProviderReport,
+  how: { now: Date; verdict: 'advance' | 'revive'; source: 'callback' | 'poller'; record?: TaskEventRecord },
+): TransitionArgs {
+  const { now, verdict, source, record } = how
+  return {
+    taskId: task.id,
+    from: task.status,
+    to: report.status,
+    at: now,
+    source,
+    payload: {
+      provider_task_id: report.taskId,
+      progress: report.progress,
+      ...(verdict === 'revive' ? { revived: true } : {}),
+    },
+    data: changesFor(task, report, now, verdict),
+    ...(record ? { before: record } : {}),
+  }
 }
 
 /** The columns a forward move sets, from PoYo's report. */
