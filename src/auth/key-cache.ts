@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks'
 import type { PrismaClient } from '../db/client.js'
 import type { ListenHub } from '../db/listen-hub.js'
 import type { ApiKey } from '../generated/prisma/client.js'
+import { isUuid } from '../ids.js'
 import { hashKey, type KeyCheck, verifyApiKey } from './api-keys.js'
 
 /** Changes to a key that matter to its cached copy (see migration `api_key_change_notify`). */
@@ -19,8 +20,6 @@ export interface VerifierOptions {
   ttlMs?: number
   maxEntries?: number
 }
-
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 /**
  * Verified keys, cached in process under the SHA-256 of the token (never the token), so most
@@ -45,7 +44,7 @@ export function createApiKeyVerifier(options: VerifierOptions): ApiKeyVerifier {
 
   hub.subscribe(apiKeyChangesChannel, {
     // Anything but a key id (TRUNCATE sends '*') drops everything.
-    notify: (payload) => evict(uuidPattern.test(payload) ? payload.toLowerCase() : null),
+    notify: (payload) => evict(isUuid(payload) ? payload.toLowerCase() : null),
     reset: () => evict(null),
   })
 

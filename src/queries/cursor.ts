@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { isUuid } from '../ids.js'
 import { invalidParameter } from './params.js'
 
 /** Where a page ended: the last task's sort key (created_at desc, id desc). */
@@ -16,7 +17,6 @@ interface CursorBody {
   f: string
 }
 
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const isoPattern = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
 
 /**
@@ -51,7 +51,7 @@ export function decodeCursor(cursor: string, fingerprint: string): Position {
     isoPattern.test(body.t) &&
     !Number.isNaN(Date.parse(body.t)) &&
     typeof body.i === 'string' &&
-    uuidPattern.test(body.i) &&
+    isUuid(body.i) &&
     typeof body.f === 'string'
   if (!valid) throw invalidParameter('cursor', 'is not a cursor this API returned')
   if (body.f !== fingerprint)

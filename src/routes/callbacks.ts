@@ -1,12 +1,11 @@
 import { type FastifyPluginAsyncTypebox, Type } from '@fastify/type-provider-typebox'
 import { InvalidRequestError, ServiceUnavailableError, UnauthorizedError } from '../errors.js'
+import { isUuid } from '../ids.js'
 import { callbacksTotal } from '../metrics.js'
 import { verifyPoyoCallback } from '../poyo/signature.js'
 import { problemRef } from '../schemas/problem.js'
 import { verifyCallbackToken } from '../tasks/callback-token.js'
 import { parseCallbackBody, receiveCallback } from '../tasks/receive-callback.js'
-
-const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 const Received = Type.Object({
   received: Type.Boolean(),
@@ -57,7 +56,7 @@ const callbackRoutes: FastifyPluginAsyncTypebox = async (app) => {
         }
       }
 
-      if (!uuidPattern.test(id)) {
+      if (!isUuid(id)) {
         callbacksTotal.inc({ outcome: 'unknown_task' })
         return { received: true, outcome: 'unknown_task' }
       }
