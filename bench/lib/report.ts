@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { availableParallelism, loadavg, totalmem } from 'node:os'
@@ -16,19 +15,11 @@ export interface Check {
 
 export function machineInfo() {
   const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8')
-  const pgbench = (() => {
-    try {
-      return execFileSync('pgbench', ['--version'], { encoding: 'utf8' }).trim()
-    } catch {
-      return null
-    }
-  })()
   return {
     nproc: availableParallelism(),
     cpuModel: /model name\s*:\s*(.+)/.exec(cpuinfo)?.[1]?.trim() ?? 'unknown',
     memoryGb: Math.round((totalmem() / 2 ** 30) * 10) / 10,
     node: process.version,
-    pgbench,
     loadAverageAtStart: loadavg().map((n) => Math.round(n * 100) / 100),
   }
 }
