@@ -57,12 +57,27 @@ function containsPattern(text: string): string {
 }
 
 /**
+ * How many of the newest candidate rows a prompt search reads in time order before it turns
+ * to the trigram index. Reading in time order finds a page of a common word at once, but the
+ * planner assumes matches are spread evenly: for a word common only among old tasks it would
+ * read every newer task first (seconds at 1M tasks). Past this window the search asks the
+ * trigram index for the older matches instead, so its cost is bounded either way.
+ */
+export const promptSearchWindow = 2000
+
+/**
  * The ids of one page, newest first. Keyset pagination: the row comparison against the
  * previous page's last (created_at, id) is an index condition on the (…, created_at desc,
  * id desc) indexes, so a deep page costs what the first one does. Tasks created while a
  * client pages sort before its cursor, so they never shift later pages.
  */
-export function listTasksSql(caller: Caller, filters: TaskFilters, after: Position | null, take: number) {
+export function listTasksSql(
+  caller: Caller,
+  filters: TaskFilters,
+  after: Position | null,
+  take: number,
+  window = promptSearchWindow,
+) {
   const conditions: Prisma.Sql[] = [visibleTasksSql(caller)]
   if (filters.model !== undefined) conditions.push(Prisma.sql`model = ${filters.model}`)
   if (filters.createdAfter)
@@ -70,16 +85,22 @@ export function listTasksSql(caller: Caller, filters: TaskFilters, after: Positi
   if (filters.createdBefore)
     conditions.push(Prisma.sql`created_at < ${filters.createdBefore.toISOString()}::timestamptz`)
   if (filters.client !== undefined) conditions.push(Prisma.sql`api_key_id = ${filters.client}::uuid`)
-  // The expression matches the trigram index of migration `prompt_search`.
-  if (filters.q !== undefined)
-    conditions.push(Prisma.sql`task_prompt_text_manual(input) ILIKE ${containsPattern(filters.q)}`)
   if (after)
     conditions.push(
       Prisma.sql`(created_at, id) < (${after.createdAt.toISOString()}::timestamptz, ${after.id}::uuid)`,
     )
-  const page = (extra: Prisma.Sql[]) => Prisma.sql`
+  // The expression matches the trigram index of migration `prompt_search`.
+  const match =
+    filters.q === undefined
+      ? null
+      : Prisma.sql`task_prompt_text_manual(input) ILIKE ${containsPattern(filters.q)}`
+  const where = (extra: Prisma.Sql[]) => Prisma.join([...conditions, ...extra], ' AND ')
+  const page = (extra: Prisma.Sql[]) =>
+    match
+      ? promptSearchPage(where(extra), match, take, window)
+      : Prisma.sql`
     SELECT id, created_at FROM tasks
-    WHERE ${Prisma.join([...conditions, ...extra], ' AND ')}
+    WHERE ${where(extra)}
     ORDER BY created_at DESC, id DESC
     LIMIT ${take}`
   const byStatus = filters.status.map((status) => [Prisma.sql`status = ${status}::"TaskStatus"`])
@@ -89,6 +110,37 @@ export function listTasksSql(caller: Caller, filters: TaskFilters, after: Positi
   const branches = byStatus.map((extra) => Prisma.sql`(${page(extra)})`)
   return Prisma.sql`
     SELECT id FROM (${Prisma.join(branches, ' UNION ALL ')}) AS page
+    ORDER BY created_at DESC, id DESC
+    LIMIT ${take}`
+}
+
+/**
+ * A page of prompt matches in two steps: the newest `window` candidates (read in time order)
+ * are tested first. When they hold less than a page and there are older candidates, the
+ * page comes from all the matches instead, fetched through the trigram index (OFFSET 0 keeps
+ * the LIMIT from steering it back to a time-ordered scan) and sorted. Which step answers is
+ * decided once, before the second one reads anything.
+ */
+function promptSearchPage(where: Prisma.Sql, match: Prisma.Sql, take: number, window: number) {
+  return Prisma.sql`
+    SELECT id, created_at FROM (
+      WITH recent AS MATERIALIZED (
+        SELECT id, created_at, ${match} AS hit FROM tasks
+        WHERE ${where}
+        ORDER BY created_at DESC, id DESC
+        LIMIT ${window}
+      ), hits AS MATERIALIZED (
+        SELECT id, created_at FROM recent WHERE hit ORDER BY created_at DESC, id DESC LIMIT ${take}
+      ), answered AS MATERIALIZED (
+        SELECT (SELECT count(*) FROM hits) = ${take} OR (SELECT count(*) FROM recent) < ${window} AS yes
+      )
+      SELECT id, created_at FROM hits WHERE (SELECT yes FROM answered)
+      UNION ALL
+      (SELECT id, created_at FROM (SELECT id, created_at FROM tasks WHERE ${where} AND ${match} OFFSET 0) AS every_match
+       WHERE NOT (SELECT yes FROM answered)
+       ORDER BY created_at DESC, id DESC
+       LIMIT ${take})
+    ) AS search
     ORDER BY created_at DESC, id DESC
     LIMIT ${take}`
 }
