@@ -6,7 +6,8 @@
  * --cpu-prof=<dir> (node --cpu-prof on the service; written when it stops), --tsx (run the
  * service through tsx, as `npm start` does, instead of compiled by tsc as the Docker image
  * runs it), --node-options="…" (the service's NODE_OPTIONS; default: the Dockerfile's),
- * --explain (EXPLAIN ANALYZE of the SQL each query route sends, into the results).
+ * --explain (EXPLAIN ANALYZE of the SQL each query route sends, into the results),
+ * --service-env=NAME=VALUE (repeatable: one more variable of the service's environment).
  */
 import { loadavg } from 'node:os'
 import { join } from 'node:path'
@@ -39,6 +40,7 @@ const { values: flags } = parseArgs({
     tsx: { type: 'boolean', default: false },
     'node-options': { type: 'string' },
     explain: { type: 'boolean', default: false },
+    'service-env': { type: 'string', multiple: true },
   },
 })
 
@@ -96,6 +98,9 @@ async function main(): Promise<number> {
     cpuProfDir: flags['cpu-prof'],
     built: !flags.tsx,
     nodeOptions,
+    extraEnv: Object.fromEntries(
+      (flags['service-env'] ?? []).map((pair) => [pair.split('=')[0]!, pair.split('=').slice(1).join('=')]),
+    ),
   })
   const memory = sampleMemory(stack.service.pid)
   log(

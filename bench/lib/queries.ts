@@ -1,6 +1,6 @@
 import { benchId } from './db.js'
 import { call, type LoadResult, sequential } from './load.js'
-import { clientKeySet, commonWord, models, rareWord } from './scale.js'
+import { clientKeySet, commonWord, models, oldWord, rareWord } from './scale.js'
 import type { Stack } from './service.js'
 
 export type QueryResult =
@@ -56,6 +56,7 @@ export async function benchQueries(
     { name: 'list: client (1 key of 20)', path: `/v1/tasks?client=${benchId(clientKeySet, 7)}` },
     { name: `list: q=${commonWord} (~2.5%)`, path: `/v1/tasks?q=${commonWord}` },
     { name: `list: q=${rareWord} (~0.01%)`, path: `/v1/tasks?q=${rareWord}` },
+    { name: `list: q=${oldWord} (~2.5%, none in 30 days)`, path: `/v1/tasks?q=${oldWord}` },
   ]
   const stats = [
     {

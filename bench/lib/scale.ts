@@ -10,6 +10,8 @@ export const models = [...modelCatalog.keys()]
 /** In about one prompt in 40 (a subject), and in about one in 10,000. */
 export const commonWord = 'lighthouse'
 export const rareWord = 'zeppelin'
+/** In about one prompt in 20 older than 30 days, and in none since. */
+export const oldWord = 'gramophone'
 
 const words = (list: string) => `ARRAY[${list.split(' ').map((w) => `'${w.replaceAll('_', ' ')}'`)}]`
 const subjects = words(
@@ -65,7 +67,9 @@ function insertSql(count: number): string {
             [1 + floor(r * 7)::int]
           ELSE CASE WHEN r < 0.9 THEN 'finished' ELSE 'failed' END END)::"TaskStatus" AS status,
         ${pick(subjects)} || ' ' || ${pick(actions)} || ' ' || ${pick(places)} || ', ' || ${pick(styles)}
-          || CASE WHEN random() < 0.0001 THEN ' with a ${rareWord}' ELSE '' END AS prompt
+          || CASE WHEN random() < 0.0001 THEN ' with a ${rareWord}' ELSE '' END
+          || CASE WHEN created < now() - interval '30 days' AND random() < 0.05 THEN ' and a ${oldWord}' ELSE '' END
+          AS prompt
       FROM (
         SELECT g, random() AS r,
           now() - interval '60 days' * (1 - g::float8 / ${count}) AS created,

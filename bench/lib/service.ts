@@ -30,6 +30,8 @@ export interface StackOptions {
   cpuProfDir?: string | undefined
   /** The service's NODE_OPTIONS (e.g. heap flags). */
   nodeOptions?: string | undefined
+  /** More of the service's environment, over the bench's own settings (e.g. WORKERS_ENABLED=false). */
+  extraEnv?: Record<string, string>
 }
 
 /** Starts the PoYo simulator and the service (`node --import tsx src/server.ts`), each its own process. */
@@ -62,6 +64,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     POLL_MAX_PER_SECOND: '200',
     LOG_LEVEL: options.logLevel,
     ...(options.nodeOptions ? { NODE_OPTIONS: options.nodeOptions } : {}),
+    ...options.extraEnv,
   }
   const nodeArgs = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : []
   const script = options.built ? await buildService() : 'src/server.ts'
