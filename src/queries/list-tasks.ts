@@ -120,15 +120,10 @@ export function listTasksSql(
 function promptSearchPage(where: Prisma.Sql, pattern: string, take: number, window: number) {
   // The expression matches the trigram index of migration `prompt_search`.
   const match = Prisma.sql`task_prompt_text_manual(input) ILIKE ${pattern}`
-  // The same test row by row, several times cheaper: the function's subquery (which also
-  // keeps Postgres from inlining it) only runs for inputs with a multi_prompt array; for
-  // the others the function returns the prompt, or '' without one.
-  const quickMatch = Prisma.sql`CASE WHEN jsonb_typeof(input -> 'multi_prompt') = 'array'
-    THEN task_prompt_text_manual(input) ELSE coalesce(input ->> 'prompt', '') END ILIKE ${pattern}`
   return Prisma.sql`
     SELECT id, created_at FROM (
       WITH recent AS MATERIALIZED (
-        SELECT id, created_at, ${quickMatch} AS hit FROM tasks
+        SELECT id, created_at, ${match} AS hit FROM tasks
         WHERE ${where}
         ORDER BY created_at DESC, id DESC
         LIMIT ${window}

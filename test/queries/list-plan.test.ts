@@ -196,3 +196,29 @@ t.test('q pages match a plain query whatever the window', async (t) => {
       )
   }
 })
+
+t.test('the prompt text function inlines and returns what the first version did', async (t) => {
+  const inputs = [
+    { prompt: 'a fox' },
+    {},
+    { prompt: 'opening', multi_prompt: [{ prompt: 'one' }, { prompt: 'two' }] },
+    { multi_prompt: [{ prompt: 'only shots' }, { duration: 5 }] },
+    { prompt: 'empty shots', multi_prompt: [] },
+    { prompt: 'not a list', multi_prompt: { prompt: 'ignored' } },
+    { prompt: 'shots without prompts', multi_prompt: [{ duration: 5 }] },
+  ]
+  const rows = await prisma.$queryRaw<{ now: string; first: string }[]>`
+    SELECT task_prompt_text_manual(input) AS now,
+           concat_ws(E'\n', input ->> 'prompt', (
+             SELECT string_agg(shot ->> 'prompt', E'\n')
+             FROM jsonb_array_elements(CASE jsonb_typeof(input -> 'multi_prompt')
+                                       WHEN 'array' THEN input -> 'multi_prompt' ELSE '[]'::jsonb END) AS shot
+           )) AS first
+    FROM jsonb_array_elements(${JSON.stringify(inputs)}::jsonb) AS input`
+  t.equal(rows.length, inputs.length)
+  for (const [i, row] of rows.entries()) t.equal(row.now, row.first, JSON.stringify(inputs[i]))
+  const plan = await prisma.$queryRaw<{ 'QUERY PLAN': string }[]>`
+    EXPLAIN VERBOSE SELECT task_prompt_text_manual(input) FROM tasks`
+  const text = plan.map((line) => line['QUERY PLAN']).join('\n')
+  t.notMatch(text, /task_prompt_text_manual\(/, 'the planner expands the call (no function call per row)')
+})
