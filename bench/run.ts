@@ -44,6 +44,13 @@ const { values: flags } = parseArgs({
   },
 })
 
+/** `NAME=VALUE` (the value may hold more `=`). */
+function serviceEnvPair(pair: string): [string, string] {
+  const at = pair.indexOf('=')
+  if (at < 1) throw new Error(`--service-env: expected NAME=VALUE, got ${pair}`)
+  return [pair.slice(0, at), pair.slice(at + 1)]
+}
+
 const quick = flags.quick ?? false
 const only = flags.only ? (flags.only.split(',') as Section[]) : [...sections]
 for (const name of only) if (!sections.includes(name)) throw new Error(`--only: unknown section ${name}`)
@@ -98,9 +105,7 @@ async function main(): Promise<number> {
     cpuProfDir: flags['cpu-prof'],
     built: !flags.tsx,
     nodeOptions,
-    extraEnv: Object.fromEntries(
-      (flags['service-env'] ?? []).map((pair) => [pair.split('=')[0]!, pair.split('=').slice(1).join('=')]),
-    ),
+    extraEnv: Object.fromEntries((flags['service-env'] ?? []).map(serviceEnvPair)),
   })
   const memory = sampleMemory(stack.service.pid)
   log(

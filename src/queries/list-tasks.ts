@@ -60,8 +60,9 @@ function containsPattern(text: string): string {
  * How many of the newest candidate rows a prompt search reads in time order before it turns
  * to the trigram index. Reading in time order finds a page of a common word at once, but the
  * planner assumes matches are spread evenly: for a word common only among old tasks it would
- * read every newer task first (seconds at 1M tasks). Past this window the search asks the
- * trigram index for the older matches instead, so its cost is bounded either way.
+ * read every newer task first (seconds at 1M tasks). When the window holds less than a page,
+ * the search takes all the matches from the trigram index instead, so it never reads more
+ * than the window plus the matches.
  */
 export const promptSearchWindow = 2000
 
