@@ -9,7 +9,6 @@
 -- For every non-null input (tasks.input is NOT NULL) it returns exactly what it did, so the
 -- trigram index built on it stays valid. The SQL-standard body (RETURN …) binds the helper
 -- when it is created: index builds and VACUUM run with a search_path of pg_catalog only.
--- No semicolons inside statements: the migration runner splits scripts on them.
 CREATE OR REPLACE FUNCTION task_multi_prompt_text_manual(input jsonb) RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 AS $$
