@@ -2,7 +2,7 @@ import { callbackUrl } from '../../src/tasks/callback-token.js'
 import { type BenchDb, benchId, countRows, insertNotStartedTasks } from './db.js'
 import { callbackBody, type DirectResult, directCallbackSql, tasksNeeded } from './direct-sql.js'
 import { fire, type LoadResult, type Step } from './load.js'
-import { cpuMsOf, freePort, spawnNode, treeCpuMs, waitReady } from './procs.js'
+import { cpuMsOf, freePort, spawnNode, threadCpuMs, treeCpuMs, waitReady } from './procs.js'
 import { callbackSecret, type Stack } from './service.js'
 
 export interface IngestResult {
@@ -11,7 +11,12 @@ export interface IngestResult {
     applied: number
     wrapped: boolean
     meanBatch: number
-    cpu: CpuPerCallback
+    cpu: CpuPerCallback & {
+      /** Of callerUs: the service's JavaScript thread; the rest is V8's helper threads (GC, compiler) and libuv's. */
+      mainThreadUs: number
+      /** The load generator's (autocannon, in the bench's process), on the same cores. */
+      loadGeneratorUs: number
+    }
   }
   /** The service's statements driven directly: batched as the service batched them, and one callback each. */
   direct: DirectResult & { applied: number; cpu: CpuPerCallback }
@@ -104,11 +109,14 @@ export async function benchIngest(
   await fire({ base: stack.base, connections, seconds: opts.warmupSeconds, step: callbacks.step })
   const before = await finishedIn(db, ingestSet, opts.tasks)
   const batchesBefore = await transitionBatches(stack.base)
+  const [mainThread0, loadGenerator0] = [threadCpuMs(stack.service.pid, stack.service.pid), ownCpuMs()]
   const { result: service, cpuMs: serviceCpu } = await measureCpu(
     db,
     () => cpuMsOf(stack.service.pid),
     () => fire({ base: stack.base, connections, seconds: opts.seconds, step: callbacks.step }),
   )
+  const mainThreadMs = threadCpuMs(stack.service.pid, stack.service.pid) - mainThread0
+  const loadGeneratorMs = ownCpuMs() - loadGenerator0
   const batchesAfter = await transitionBatches(stack.base)
   const applied = (await finishedIn(db, ingestSet, opts.tasks)) - before
   const meanBatch =
@@ -152,7 +160,11 @@ export async function benchIngest(
       applied,
       wrapped: callbacks.used() > opts.tasks,
       meanBatch,
-      cpu: perCallback(serviceCpu, applied),
+      cpu: {
+        ...perCallback(serviceCpu, applied),
+        mainThreadUs: Math.round((mainThreadMs * 1000) / Math.max(1, applied)),
+        loadGeneratorUs: Math.round((loadGeneratorMs * 1000) / Math.max(1, applied)),
+      },
     },
     direct,
     directSingle,

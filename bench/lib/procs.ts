@@ -118,10 +118,19 @@ export function sampleMemory(pid: number, everyMs = 500) {
 
 /** CPU time (user + system, with its exited children's) a process has used so far, in ms; 0 once it is gone. */
 export function cpuMsOf(pid: number): number {
+  return statCpuMs(`/proc/${pid}/stat`, true)
+}
+
+/** CPU time of one thread of a process (its main thread's id is the process id), in ms. */
+export function threadCpuMs(pid: number, tid: number): number {
+  return statCpuMs(`/proc/${pid}/task/${tid}/stat`, false)
+}
+
+function statCpuMs(path: string, withChildren: boolean): number {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+    const fields = readFileSync(path, 'utf8').split(') ')[1]!.split(' ')
     // utime, stime, cutime, cstime, in clock ticks (USER_HZ is 100 on Linux).
-    return fields.slice(11, 15).reduce((sum, ticks) => sum + Number(ticks), 0) * 10
+    return fields.slice(11, withChildren ? 15 : 13).reduce((sum, ticks) => sum + Number(ticks), 0) * 10
   } catch {
     return 0
   }
