@@ -34,22 +34,23 @@ export interface CpuPerCallback {
   postgresUs: number
 }
 
-async function measureCpu<T>(
-  db: BenchDb,
-  callerCpuMs: () => number,
+/** CPU time (ms) each reader counts while `run` runs: the caller's, Postgres', or any other. */
+async function measureCpu<T, K extends string>(
+  readers: Record<K, () => number>,
   run: () => Promise<T>,
-): Promise<{ result: T; cpuMs: { caller: number; postgres: number } }> {
-  const [caller0, postgres0] = [callerCpuMs(), treeCpuMs(db.postmasterPid)]
+): Promise<{ result: T; cpuMs: Record<K, number> }> {
+  const names = Object.keys(readers) as K[]
+  const start = names.map((name) => readers[name]())
   const result = await run()
-  return {
-    result,
-    cpuMs: { caller: callerCpuMs() - caller0, postgres: treeCpuMs(db.postmasterPid) - postgres0 },
-  }
+  const cpuMs = Object.fromEntries(names.map((name, i) => [name, readers[name]() - start[i]!]))
+  return { result, cpuMs: cpuMs as Record<K, number> }
 }
 
+const usPerCallback = (ms: number, applied: number) => Math.round((ms * 1000) / Math.max(1, applied))
+
 const perCallback = (cpuMs: { caller: number; postgres: number }, applied: number): CpuPerCallback => ({
-  callerUs: Math.round((cpuMs.caller * 1000) / Math.max(1, applied)),
-  postgresUs: Math.round((cpuMs.postgres * 1000) / Math.max(1, applied)),
+  callerUs: usPerCallback(cpuMs.caller, applied),
+  postgresUs: usPerCallback(cpuMs.postgres, applied),
 })
 
 const ownCpuMs = () => {
@@ -109,14 +110,16 @@ export async function benchIngest(
   await fire({ base: stack.base, connections, seconds: opts.warmupSeconds, step: callbacks.step })
   const before = await finishedIn(db, ingestSet, opts.tasks)
   const batchesBefore = await transitionBatches(stack.base)
-  const [mainThread0, loadGenerator0] = [threadCpuMs(stack.service.pid, stack.service.pid), ownCpuMs()]
+  const { pid } = stack.service
   const { result: service, cpuMs: serviceCpu } = await measureCpu(
-    db,
-    () => cpuMsOf(stack.service.pid),
+    {
+      caller: () => cpuMsOf(pid),
+      postgres: () => treeCpuMs(db.postmasterPid),
+      mainThread: () => threadCpuMs(pid, pid),
+      loadGenerator: ownCpuMs,
+    },
     () => fire({ base: stack.base, connections, seconds: opts.seconds, step: callbacks.step }),
   )
-  const mainThreadMs = threadCpuMs(stack.service.pid, stack.service.pid) - mainThread0
-  const loadGeneratorMs = ownCpuMs() - loadGenerator0
   const batchesAfter = await transitionBatches(stack.base)
   const applied = (await finishedIn(db, ingestSet, opts.tasks)) - before
   const meanBatch =
@@ -129,8 +132,9 @@ export async function benchIngest(
     const tasks = tasksNeeded(opts.seconds)
     await insertNotStartedTasks(db.pool, set, tasks, adminKeyId)
     await db.pool.query('CHECKPOINT')
-    const { result, cpuMs } = await measureCpu(db, ownCpuMs, () =>
-      directCallbackSql(db.url, set, { clients, batch, seconds: opts.seconds }),
+    const { result, cpuMs } = await measureCpu(
+      { caller: ownCpuMs, postgres: () => treeCpuMs(db.postmasterPid) },
+      () => directCallbackSql(db.url, set, { clients, batch, seconds: opts.seconds }),
     )
     const applied = await finishedIn(db, set, tasks)
     return { ...result, applied, cpu: perCallback(cpuMs, applied) }
@@ -162,8 +166,8 @@ export async function benchIngest(
       meanBatch,
       cpu: {
         ...perCallback(serviceCpu, applied),
-        mainThreadUs: Math.round((mainThreadMs * 1000) / Math.max(1, applied)),
-        loadGeneratorUs: Math.round((loadGeneratorMs * 1000) / Math.max(1, applied)),
+        mainThreadUs: usPerCallback(serviceCpu.mainThread, applied),
+        loadGeneratorUs: usPerCallback(serviceCpu.loadGenerator, applied),
       },
     },
     direct,
