@@ -23,8 +23,11 @@ t.test('after a stall the next calls keep their spacing instead of catching up',
     starts.push(Date.now())
   }
   const gaps = starts.slice(1).map((at, i) => at - starts[i]!)
+  // The pacer counts from its own grant; the test sees each grant only after the await, so
+  // one sighting late by a few ms (a GC on a busy CI machine) shortens the next gap by as
+  // much (a CI run saw 206 then 194 ms). Catching up would make the gaps near 0.
   t.ok(
-    gaps.slice(1).every((gap) => gap >= 195),
+    gaps.slice(1).every((gap) => gap >= 180),
     `calls after the first late one are 200 ms apart: gaps ${gaps.join(', ')} ms`,
   )
   const inAnySecond = Math.max(
