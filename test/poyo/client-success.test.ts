@@ -33,7 +33,8 @@ t.test('parseCreatedTime: no zone means UTC; explicit zones are kept; junk is nu
 })
 
 t.test('status: not_started → running with rising progress → finished with files and credits', async (t) => {
-  const { url } = await startSim(t, { runMs: 300, startDelayMs: 60 })
+  // A not_started phase long enough that the first status call lands in it on a busy CI machine.
+  const { url } = await startSim(t, { runMs: 1200, startDelayMs: 500 })
   const poyo = client(url)
   const { taskId } = await poyo.submit({ model: MODEL, input: INPUT })
 
