@@ -78,3 +78,53 @@ export function sendInTransaction(
     },
   })
 }
+
+/** One SQL statement and its parameters ($1 … $n). */
+export interface Statement {
+  text: string
+  values: unknown[]
+}
+
+/**
+ * pg-boss's own statement for one job, as `send` would run it, without running it: a
+ * caller can make it part of a larger statement of its own, so the job exists exactly when
+ * that statement's other writes do, in one round trip instead of a transaction's four.
+ * It is one `INSERT … RETURNING id` that inserts no row when the queue does not exist.
+ */
+export async function jobInsertStatement(
+  queue: JobQueue,
+  name: QueueName,
+  data: object,
+  options: PgBoss.SendOptions = {},
+): Promise<Statement> {
+  let captured: Statement | undefined
+  await queue.send(name, data, {
+    ...options,
+    db: {
+      executeSql: async (text, values) => {
+        captured = { text, values }
+        // No row: to pg-boss the job was not created, so it returns null and tries nothing else.
+        return { rows: [] }
+      },
+    },
+  })
+  if (!captured || !/^\s*INSERT INTO\b/i.test(captured.text) || !/\bRETURNING id\s*$/i.test(captured.text))
+    throw new Error("pg-boss's job insert is no longer one INSERT … RETURNING id")
+  return captured
+}
+
+/**
+ * The statement's text with $1 … $n renumbered from $offset+1, to follow `offset` parameters of
+ * another statement; throws unless its placeholders are exactly $1 … $n for its n values.
+ */
+export function shiftPlaceholders(statement: Statement, offset: number): string {
+  const seen = new Set<number>()
+  const text = statement.text.replace(/\$(\d+)\b/g, (_, digits: string) => {
+    seen.add(Number(digits))
+    return `$${Number(digits) + offset}`
+  })
+  const expected = statement.values.map((_, index) => index + 1)
+  if (seen.size !== expected.length || !expected.every((n) => seen.has(n)))
+    throw new Error(`expected placeholders $1 … $${expected.length} in the statement`)
+  return text
+}

@@ -2,7 +2,13 @@ import { createHash } from 'node:crypto'
 import type { Clock } from '../clock.js'
 import type { Config } from '../config.js'
 import { type PrismaClient, prepareStatement } from '../db/client.js'
-import { type JobQueue, Queues, sendInTransaction } from '../db/job-queue.js'
+import {
+  type JobQueue,
+  jobInsertStatement,
+  Queues,
+  type Statement,
+  shiftPlaceholders,
+} from '../db/job-queue.js'
 import { IdempotencyConflictError, validationFailed } from '../errors.js'
 import { Prisma, type Task } from '../generated/prisma/client.js'
 import { uuidv7 } from '../ids.js'
@@ -99,27 +105,39 @@ interface NewTask
   metadata: string | null
 }
 
-/** The task and its `created` event in one statement (one round trip instead of two model calls). */
-function insertTaskSql(task: NewTask, now: Date): Prisma.Sql {
-  return Prisma.sql`
-    WITH task AS (
+/** Where the submit job's statement goes in the task's insert (spliced in after numbering). */
+const submitJobSlot = '/* submit job */'
+
+/**
+ * The submit job, the task and its `created` event in one statement: one round trip where a
+ * transaction took four, and as atomic. The task is inserted from the job's RETURNING, so
+ * when the job is not inserted (its queue is missing) nothing is, and no row returns.
+ */
+function insertTaskStatement(task: NewTask, now: Date, job: Statement): Statement {
+  const sql = Prisma.sql`
+    WITH job AS (${Prisma.raw(submitJobSlot)}), task AS (
       INSERT INTO tasks (id, api_key_id, client_scope, model, input, metadata, estimated_credits, webhook_url,
         webhook_events, idempotency_key, request_hash, deadline_at, created_at, updated_at)
-      VALUES (${task.id}::uuid, ${task.apiKeyId}::uuid, ${task.clientScope}, ${task.model}, ${task.input}::jsonb,
-        ${task.metadata}::jsonb, ${task.estimatedCredits}, ${task.webhookUrl},
-        ${task.webhookEvents}::text[]::"TaskStatus"[], ${task.idempotencyKey}, ${task.requestHash},
-        ${task.deadlineAt}, ${now}, ${now})
+      SELECT ${task.id}::uuid, ${task.apiKeyId}::uuid, ${task.clientScope}::text, ${task.model}::text,
+        ${task.input}::jsonb, ${task.metadata}::jsonb, ${task.estimatedCredits}::int, ${task.webhookUrl}::text,
+        ${task.webhookEvents}::text[]::"TaskStatus"[], ${task.idempotencyKey}::text, ${task.requestHash}::text,
+        ${task.deadlineAt}::timestamptz, ${now}::timestamptz, ${now}::timestamptz
+      FROM job
       RETURNING *
     ), event AS (
       INSERT INTO task_events (task_id, type, source, to_status, created_at)
       SELECT id, 'created', 'api', 'queued', created_at FROM task
     )
     SELECT ${Prisma.raw(taskSelectList)} FROM task`
+  return {
+    text: sql.text.replace(submitJobSlot, shiftPlaceholders(job, sql.values.length)),
+    values: [...sql.values, ...job.values],
+  }
 }
 
 /**
  * Validates a request against the model catalog and stores the task (`queued`) together
- * with its first submit job, in one transaction: once this returns, the task will be
+ * with its first submit job, in one statement: once this returns, the task will be
  * submitted even if the process dies right after.
  */
 export async function createTask(
@@ -160,14 +178,11 @@ export async function createTask(
     deadlineAt: new Date(now.getTime() + submitDeadlineMs(deps.config)),
   }
   try {
-    const task = await deps.prisma.$transaction(async (tx) => {
-      const insert = insertTaskSql(row, now)
-      prepareStatement(insert.text)
-      const [created] = await tx.$queryRaw<Task[]>(insert)
-      if (!created) throw new Error('the task insert returned no row')
-      await sendInTransaction(deps.queue, tx, Queues.submit, { taskId: created.id })
-      return created
-    })
+    const job = await jobInsertStatement(deps.queue, Queues.submit, { taskId: row.id })
+    const insert = insertTaskStatement(row, now, job)
+    prepareStatement(insert.text)
+    const [task] = await deps.prisma.$queryRawUnsafe<Task[]>(insert.text, ...insert.values)
+    if (!task) throw new Error(`the ${Queues.submit} queue is missing: the task was not stored`)
     return { task, created: true }
   } catch (error) {
     // Two requests with one new key raced; the loser answers like a replay.

@@ -1,8 +1,8 @@
 /**
- * createTask writes the task and its `created` event in one raw statement, with the submit
- * job in the same transaction: what it returns is the stored task exactly as Prisma reads
- * it, a failed job send leaves nothing behind, and an Idempotency-Key race lost at the
- * insert (Postgres 23505 through a raw query) is answered as a replay.
+ * createTask writes the submit job, the task and its `created` event in one raw statement:
+ * what it returns is the stored task exactly as Prisma reads it, a job that cannot be sent
+ * or inserted leaves nothing behind, and an Idempotency-Key race lost at the insert
+ * (Postgres 23505 through a raw query) is answered as a replay.
  */
 import t from 'tap'
 import type { PrismaClient } from '../../src/db/client.js'
@@ -87,4 +87,22 @@ t.test('an Idempotency-Key race lost at the insert answers with the winner', asy
   t.same(loser, { task: winner.task, created: false }, 'a replay of the winner')
   t.equal(await prisma.task.count({ where: { idempotencyKey: 'raced-key' } }), 1)
   t.equal(await submitJobs(winner.task.id), 1, 'one submit job')
+})
+
+// Last: it deletes the submit queue of this file's database.
+t.test('without its submit queue a task is not stored, and the request fails', async (t) => {
+  const tasks = await prisma.task.count()
+  const events = await prisma.taskEvent.count()
+  await deps.queue.purgeQueue(Queues.submit)
+  await deps.queue.deleteQueue(Queues.submit)
+  await t.rejects(
+    createTask(deps, caller, request('no queue')),
+    /the task-submit queue is missing: the task was not stored/,
+  )
+  t.equal(await prisma.task.count(), tasks, 'no task')
+  t.equal(await prisma.taskEvent.count(), events, 'no event')
+  const jobs = await prisma.$queryRaw<
+    { n: number }[]
+  >`SELECT count(*)::int AS n FROM pgboss.job WHERE name = ${Queues.submit}`
+  t.equal(jobs[0]?.n, 0, 'no job')
 })
