@@ -108,6 +108,9 @@ interface NewTask
 /** Where the submit job's statement goes in the task's insert (spliced in after numbering). */
 const submitJobSlot = '/* submit job */'
 
+/** The statement's text by pg-boss's (the same for every job): built and prepared once. */
+const statementTexts = new Map<string, string>()
+
 /**
  * The submit job, the task and its `created` event in one statement: one round trip where a
  * transaction took four, and as atomic. The task is inserted from the job's RETURNING, so
@@ -129,10 +132,13 @@ function insertTaskStatement(task: NewTask, now: Date, job: Statement): Statemen
       SELECT id, 'created', 'api', 'queued', created_at FROM task
     )
     SELECT ${Prisma.raw(taskSelectList)} FROM task`
-  return {
-    text: sql.text.replace(submitJobSlot, shiftPlaceholders(job, sql.values.length)),
-    values: [...sql.values, ...job.values],
+  let text = statementTexts.get(job.text)
+  if (text === undefined) {
+    text = sql.text.replace(submitJobSlot, shiftPlaceholders(job, sql.values.length))
+    prepareStatement(text)
+    statementTexts.set(job.text, text)
   }
+  return { text, values: [...sql.values, ...job.values] }
 }
 
 /**
@@ -180,7 +186,6 @@ export async function createTask(
   try {
     const job = await jobInsertStatement(deps.queue, Queues.submit, { taskId: row.id })
     const insert = insertTaskStatement(row, now, job)
-    prepareStatement(insert.text)
     const [task] = await deps.prisma.$queryRawUnsafe<Task[]>(insert.text, ...insert.values)
     if (!task) throw new Error(`the ${Queues.submit} queue is missing: the task was not stored`)
     return { task, created: true }
