@@ -18,6 +18,8 @@ export interface Stack {
   sim: Child
   /** The service's environment, for the record (no secrets worth hiding: all bench-local). */
   env: Record<string, string>
+  /** What runs the service: src/server.ts, or its build. */
+  script: string
 }
 
 export interface StackOptions {
@@ -70,7 +72,21 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const script = options.built ? await buildService() : 'src/server.ts'
   const service = spawnNode('service', script, env, nodeArgs)
   await waitReady(service, `${base}/readyz`)
-  return { base, service, simBase, simApiKey, sim, env }
+  return { base, service, simBase, simApiKey, sim, env, script }
+}
+
+/**
+ * A second instance of the service on the stack's database and simulator, with
+ * `WORKERS_ENABLED=false`: the split the README describes, API instances beside one that
+ * does the background work (here the stack's own). Stopped at cleanup if not before.
+ */
+export async function startApiInstance(stack: Stack): Promise<{ base: string; child: Child }> {
+  const port = await freePort()
+  const base = `http://127.0.0.1:${port}`
+  const env = { ...stack.env, PORT: String(port), WORKERS_ENABLED: 'false' }
+  const child = spawnNode('api instance', stack.script, env)
+  await waitReady(child, `${base}/readyz`)
+  return { base, child }
 }
 
 /**

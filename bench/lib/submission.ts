@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { type BenchDb, countRows } from './db.js'
 import { fire, type LoadResult, type Step, sequential } from './load.js'
-import type { Stack } from './service.js'
+import { type Stack, startApiInstance } from './service.js'
 
 export interface SubmissionResult {
   /** POST /v1/tasks at 50 connections: accepted (202) tasks per second. */
@@ -11,6 +11,9 @@ export interface SubmissionResult {
   serviceLatency: LoadResult
   /** Service p50 minus simulator p50, in ms. */
   addedP50Ms: number
+  /** The same POSTs to an API instance (`WORKERS_ENABLED=false`) while the stack's service submits them. */
+  apiInstanceLatency: LoadResult
+  apiInstanceAddedP50Ms: number
 }
 
 let promptNumber = 0
@@ -59,6 +62,15 @@ export async function benchSubmission(
   const simulatorLatency = await sequential(stack.simBase, opts.latencySeconds, simSubmit)
   await sequential(stack.base, opts.warmupSeconds, create)
   const serviceLatency = await sequential(stack.base, opts.latencySeconds, create)
+  const api = await startApiInstance(stack)
+  let apiInstanceLatency: LoadResult
+  try {
+    // A fresh process: warmed as long as the stack's service was by its POSTs and the ingest before.
+    await sequential(api.base, opts.warmupSeconds * 3, create)
+    apiInstanceLatency = await sequential(api.base, opts.latencySeconds, create)
+  } finally {
+    await api.child.stop()
+  }
   await waitSettled(db, client.id, 60)
   const throughput = await fire({ base: stack.base, connections: 50, seconds: opts.seconds, step: create })
   return {
@@ -66,5 +78,7 @@ export async function benchSubmission(
     simulatorLatency,
     serviceLatency,
     addedP50Ms: serviceLatency.p50 - simulatorLatency.p50,
+    apiInstanceLatency,
+    apiInstanceAddedP50Ms: apiInstanceLatency.p50 - simulatorLatency.p50,
   }
 }
