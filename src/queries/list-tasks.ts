@@ -6,6 +6,7 @@ import type { Caller } from '../tasks/caller.js'
 import type { TaskStatus } from '../tasks/status.js'
 import { decodeCursor, encodeCursor, filterFingerprint, type Position } from './cursor.js'
 import { invalidParameter, parseInstant } from './params.js'
+import { taskSelectList } from '../tasks/task-row.js'
 import { visibleTasksSql } from './scope.js'
 
 export interface TaskFilters {
@@ -150,14 +151,14 @@ export async function listTasks(
   caller: Caller,
   request: ListRequest,
 ): Promise<{ tasks: Task[]; nextCursor: string | null }> {
-  // One row more than asked tells whether another page exists.
-  const rows = await prisma.$queryRaw<{ id: string }[]>(
-    listTasksSql(caller, request.filters, request.after, request.limit + 1),
-  )
-  const ids = rows.slice(0, request.limit).map((row) => row.id)
-  const found = await prisma.task.findMany({ where: { id: { in: ids } } })
-  const byId = new Map(found.map((task) => [task.id, task]))
-  const tasks = ids.map((id) => byId.get(id)).filter((task): task is Task => task !== undefined)
+  // One row more than asked tells whether another page exists. The page's ids and its rows
+  // in one raw statement: a second round trip and a model query cost more than the search.
+  const page = listTasksSql(caller, request.filters, request.after, request.limit + 1)
+  const rows = await prisma.$queryRaw<Task[]>(Prisma.sql`
+    SELECT ${Prisma.raw(taskSelectList)} FROM tasks
+    WHERE id IN (SELECT id FROM (${page}) AS page)
+    ORDER BY created_at DESC, id DESC`)
+  const tasks = rows.slice(0, request.limit)
   const last = tasks.at(-1)
   const nextCursor =
     rows.length > request.limit && last

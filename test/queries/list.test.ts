@@ -258,3 +258,26 @@ t.test('invalid parameters are 400 problems naming the parameter', async (t) => 
   })
   t.equal(same.statusCode, 200, 'the cursor works with its own filters')
 })
+
+t.test('a listed task is the resource GET /v1/tasks/:id serves, every field filled or not', async (t) => {
+  // The newest tasks get every optional column; the list reads rows raw, the detail route through Prisma.
+  await prisma.$executeRaw`
+    UPDATE tasks SET provider_task_id = 'poyo-' || id, progress = 100, credits = 12,
+      files = '[{"url": "https://files.poyo.sim/a.mp4", "type": "video"}]'::jsonb,
+      metadata = '{"team": "video", "nested": {"n": 1}}'::jsonb,
+      webhook_url = 'https://hooks.example.com/x', webhook_events = '{running,finished}',
+      error_code = 'provider_failed', error_message = 'it broke', provider_error_code = 500,
+      provider_error_type = 'generation', submitted_at = created_at + interval '1 second',
+      started_at = created_at + interval '2 seconds', finished_at = created_at + interval '9 seconds',
+      idempotency_key = 'key-' || id, submit_attempts = 2
+    WHERE id IN (SELECT id FROM tasks ORDER BY created_at DESC, id DESC LIMIT 10)`
+  const response = await app.inject({ url: '/v1/tasks?limit=20', headers: admin.headers })
+  t.equal(response.statusCode, 200)
+  const listed = (response.json() as { data: { id: string }[] }).data
+  t.equal(listed.length, 20)
+  for (const task of listed) {
+    const detail = await app.inject({ url: `/v1/tasks/${task.id}`, headers: admin.headers })
+    t.strictSame(task, detail.json(), `task ${task.id}`)
+  }
+  t.match(listed[0], { files: [{ type: 'video' }], metadata: { nested: { n: 1 } }, credits: 12 })
+})
