@@ -4,9 +4,9 @@ import { Prisma, type Task } from '../generated/prisma/client.js'
 import type { ListTasksQuery } from '../schemas/queries.js'
 import type { Caller } from '../tasks/caller.js'
 import type { TaskStatus } from '../tasks/status.js'
+import { taskSelectList } from '../tasks/task-row.js'
 import { decodeCursor, encodeCursor, filterFingerprint, type Position } from './cursor.js'
 import { invalidParameter, parseInstant } from './params.js'
-import { taskSelectList } from '../tasks/task-row.js'
 import { visibleTasksSql } from './scope.js'
 
 export interface TaskFilters {
