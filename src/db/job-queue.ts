@@ -90,16 +90,11 @@ export interface Statement {
  * caller can make it part of a larger statement of its own, so the job exists exactly when
  * that statement's other writes do, in one round trip instead of a transaction's four.
  * It is one `INSERT … RETURNING id` that inserts no row when the queue does not exist.
+ * No send options: with singleton ones, pg-boss would try a second statement.
  */
-export async function jobInsertStatement(
-  queue: JobQueue,
-  name: QueueName,
-  data: object,
-  options: PgBoss.SendOptions = {},
-): Promise<Statement> {
+export async function jobInsertStatement(queue: JobQueue, name: QueueName, data: object): Promise<Statement> {
   let captured: Statement | undefined
   await queue.send(name, data, {
-    ...options,
     db: {
       executeSql: async (text, values) => {
         captured = { text, values }
