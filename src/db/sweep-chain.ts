@@ -25,7 +25,7 @@ export async function startSweepChain(
   const consumer = consume(
     queue,
     name,
-    { batchSize: 1, intervalMs: Math.max(100, intervalMs / 4) },
+    { concurrency: 1, intervalMs: Math.max(100, intervalMs / 4) },
     async () => {
       const started = Date.now()
       let waitMs: number | undefined

@@ -35,7 +35,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
   const submitter = consume<{ taskId: string }>(
     queue,
     Queues.submit,
-    { batchSize: config.SUBMIT_CONCURRENCY, intervalMs: 500 },
+    { concurrency: config.SUBMIT_CONCURRENCY, intervalMs: 500 },
     // A throw (database trouble) retries the job, which is safe: an attempt claims its task
     // before calling PoYo.
     (job) => submitTask(deps, job.data.taskId),

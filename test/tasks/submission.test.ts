@@ -404,3 +404,29 @@ t.test('(h) an attempt cut off mid-request: ambiguous, never resubmitted', async
   t.equal(overview.submits.total, 1, 'PoYo saw only the first (429) submit')
   t.equal(overview.created.total, 0)
 })
+
+t.test(
+  '(i) a submit PoYo does not answer holds up only its own slot: later tasks are submitted meanwhile',
+  async (t) => {
+    const test = await buildTestApp(t, { PUBLIC_URL, POYO_TIMEOUT_MS: '8000', SIMULATOR_RUN_MS: '600000' })
+    // The next submit is accepted and never answered: that attempt waits out its 8 s timeout.
+    sim(test).faults.set({ acceptThenHang: true, submitFailNext: 1 })
+    const hung = await createTask(test)
+    await waitFor(async () => (await task(test, hung)).submitInFlightAt, {
+      what: 'the hung attempt in flight',
+    })
+    const started = Date.now()
+    const later = [await createTask(test), await createTask(test), await createTask(test)]
+    for (const id of later) {
+      await waitFor(async () => (await task(test, id)).status === 'not_started', {
+        what: 'a later task submitted while the first attempt hangs',
+        timeoutMs: 6_000,
+      })
+    }
+    t.ok(Date.now() - started < 6_000, 'the later tasks did not wait for the hung attempt')
+    const row = await task(test, hung)
+    t.equal(row.status, 'queued', 'the first task is still waiting for its answer')
+    t.not(row.submitInFlightAt, null)
+    t.equal((await submitAttempts(test, hung)).length, 0, 'its attempt has no outcome yet')
+  },
+)
