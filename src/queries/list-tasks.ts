@@ -120,8 +120,9 @@ export function listTasksSql(
  * decided once, before the second one reads anything.
  */
 function promptSearchPage(where: Prisma.Sql, pattern: string, take: number, window: number) {
-  // The expression matches the trigram index of migration `prompt_search`.
-  const match = Prisma.sql`task_prompt_text_manual(input) ILIKE ${pattern}`
+  // ILIKE as Postgres does it for UTF-8 (both sides lowered, then LIKE), on the prompts'
+  // lowered text stored with the task and its trigram index (migration `prompt_search_column`).
+  const match = Prisma.sql`prompt_search_manual LIKE lower(${pattern})`
   return Prisma.sql`
     SELECT id, created_at FROM (
       WITH recent AS MATERIALIZED (

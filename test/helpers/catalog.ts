@@ -7,11 +7,13 @@ import { withPgClient } from '../../src/db/admin.js'
  */
 export async function readCatalog(url: string): Promise<Record<string, unknown[]>> {
   const queries: Record<string, string> = {
+    // Columns named `*_manual` are hand-written too (generated columns, which schema.prisma
+    // cannot describe).
     columns: `
       SELECT table_name, column_name, data_type, udt_name, is_nullable, column_default,
              character_maximum_length, numeric_precision, numeric_scale, datetime_precision
       FROM information_schema.columns
-      WHERE table_schema = 'public' AND table_name <> '_prisma_migrations'
+      WHERE table_schema = 'public' AND table_name <> '_prisma_migrations' AND column_name NOT LIKE '%\\_manual'
       ORDER BY table_name, column_name`,
     // Indexes named `*_manual` come from hand-written migrations (expression and trigram
     // indexes, which schema.prisma cannot describe), so a schema-built database lacks them.

@@ -24,6 +24,7 @@ const prompts = [
   'Neon city at night',
   'Ocean waves, 100% calm',
   'A snake_case robot dances',
+  'Ärger im Café',
 ]
 const base = Date.parse('2026-01-01T00:00:00.000Z')
 const random = seededRandom(5)
@@ -149,6 +150,7 @@ t.test('status is repeatable, q matches multi_prompt prompts and wildcards liter
     { q: '%' },
     { q: 'snake_case' },
     { q: 'a_e' },
+    { q: 'CAFÉ' },
     { q: 'no such words anywhere' },
     { model: 'no-such-model' },
   ]
@@ -159,6 +161,7 @@ t.test('status is repeatable, q matches multi_prompt prompts and wildcards liter
   t.equal((await expectedIds({ q: 'opening shot' })).length, 64, 'multi_prompt tasks are found')
   t.ok((await expectedIds({ q: '%' })).length > 0, 'some prompts contain %')
   t.same(await expectedIds({ q: 'a_e' }), [], 'an underscore is not a wildcard')
+  t.ok((await expectedIds({ q: 'CAFÉ' })).length > 0, 'a non-ASCII word is found in another case')
 })
 
 t.test('a client key sees only its own tasks and may not name another client', async (t) => {
