@@ -52,7 +52,7 @@ export function parseListQuery(query: Static<typeof ListTasksQuery>, caller: Cal
   return { filters, limit: query.limit ?? 20, after, fingerprint }
 }
 
-/** `q` as an ILIKE pattern: the user's text matches literally, wildcards included. */
+/** `q` as a LIKE pattern (lowered in SQL): the user's text matches literally, wildcards included. */
 function containsPattern(text: string): string {
   return `%${text.replace(/[\\%_]/g, (char) => `\\${char}`)}%`
 }
