@@ -118,21 +118,22 @@ export function sampleMemory(pid: number, everyMs = 500) {
 
 /** CPU time (user + system, with its exited children's) a process has used so far, in ms; 0 once it is gone. */
 export function cpuMsOf(pid: number): number {
-  return statCpuMs(`/proc/${pid}/stat`, true)
+  return statCpuMs(`/proc/${pid}/stat`, true) ?? 0
 }
 
 /** CPU time of one thread of a process (its main thread's id is the process id), in ms. */
 export function threadCpuMs(pid: number, tid: number): number {
-  return statCpuMs(`/proc/${pid}/task/${tid}/stat`, false)
+  return statCpuMs(`/proc/${pid}/task/${tid}/stat`, false) ?? 0
 }
 
-function statCpuMs(path: string, withChildren: boolean): number {
+/** null when the process is gone. */
+function statCpuMs(path: string, withChildren: boolean): number | null {
   try {
     const fields = readFileSync(path, 'utf8').split(') ')[1]!.split(' ')
     // utime, stime, cutime, cstime, in clock ticks (USER_HZ is 100 on Linux).
     return fields.slice(11, withChildren ? 15 : 13).reduce((sum, ticks) => sum + Number(ticks), 0) * 10
   } catch {
-    return 0
+    return null
   }
 }
 
@@ -140,16 +141,38 @@ export function parentPid(pid: number): number {
   return Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[1])
 }
 
-/** CPU time of a process and its direct children (a Postgres server and its backends, gone ones too), in ms. */
-export function treeCpuMs(rootPid: number): number {
-  let total = cpuMsOf(rootPid)
+/** The direct children of a process, each with its CPU time in ms (null: gone while read). */
+function childrenCpuMs(rootPid: number): Map<number, number | null> {
+  const children = new Map<number, number | null>()
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue
     try {
-      if (parentPid(Number(entry)) === rootPid) total += cpuMsOf(Number(entry))
+      if (parentPid(Number(entry)) !== rootPid) continue
     } catch {
-      // gone meanwhile
+      continue // not a child, or gone before it could be asked
     }
+    children.set(Number(entry), statCpuMs(`/proc/${entry}/stat`, true))
   }
-  return total
+  return children
+}
+
+/**
+ * CPU time of a process and its direct children (a Postgres server and its backends, gone
+ * ones too), in ms. A child that exits and is reaped while this reads moves its time into
+ * the root's: read before the root's own time, it would count twice; gone before its own
+ * was read, not at all. Backends exit exactly when a measured loop closes its connections,
+ * so the reading is taken again until the children are the same before and after the root.
+ */
+export function treeCpuMs(rootPid: number): number {
+  for (let attempt = 1; ; attempt++) {
+    const children = childrenCpuMs(rootPid)
+    const root = cpuMsOf(rootPid)
+    const after = childrenCpuMs(rootPid)
+    const steady =
+      [...children.values()].every((ms) => ms !== null) &&
+      after.size === children.size &&
+      [...after.keys()].every((pid) => children.has(pid))
+    if (steady || attempt === 50)
+      return root + [...children.values()].reduce<number>((sum, ms) => sum + (ms ?? 0), 0)
+  }
 }
