@@ -13,7 +13,7 @@ import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { createApiKey } from '../src/auth/api-keys.js'
-import { createPrismaClient } from '../src/db/client.js'
+import { createPrismaClient, disconnectPrisma } from '../src/db/client.js'
 import { packageRoot } from '../src/paths.js'
 import { e2eChecks, ingestChecks, memoryCheck, queryChecks, submissionChecks, targets } from './lib/checks.js'
 import { startBenchDb } from './lib/db.js'
@@ -94,7 +94,7 @@ async function main(): Promise<number> {
   const admin = await createApiKey(prisma, { name: 'bench admin', role: 'admin' })
   const submitKey = await createApiKey(prisma, { name: 'bench submit', role: 'client' })
   const e2eKey = await createApiKey(prisma, { name: 'bench e2e', role: 'client' })
-  await prisma.$disconnect()
+  await disconnectPrisma(prisma)
   const { rows } = await db.pool.query<{ version: string }>(
     "SELECT current_setting('server_version') AS version",
   )

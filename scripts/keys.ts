@@ -9,7 +9,7 @@
 import { parseArgs } from 'node:util'
 import { createApiKey, newWebhookSecret } from '../src/auth/api-keys.js'
 import { loadConfig } from '../src/config.js'
-import { createPrismaClient, type PrismaClient } from '../src/db/client.js'
+import { createPrismaClient, disconnectPrisma, type PrismaClient } from '../src/db/client.js'
 import { applyMigrations } from '../src/db/migrations.js'
 import { withConfiguredDatabase } from './lib/database.js'
 
@@ -115,7 +115,7 @@ await withConfiguredDatabase(config, async (url) => {
   try {
     await run(prisma)
   } finally {
-    await prisma.$disconnect()
+    await disconnectPrisma(prisma)
   }
 })
 // applyMigrations' wasm schema engine leaves a 10 s timer running, which would hold every

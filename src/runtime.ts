@@ -3,7 +3,7 @@ import type { AppDeps } from './app.js'
 import { bootstrapAdminKey } from './auth/api-keys.js'
 import { type Clock, systemClock } from './clock.js'
 import type { Config } from './config.js'
-import { createPrismaClient } from './db/client.js'
+import { createPrismaClient, disconnectPrisma } from './db/client.js'
 import { startEmbeddedPostgres } from './db/embedded.js'
 import { startJobQueue } from './db/job-queue.js'
 import { applyMigrations, shippedMigrationNames } from './db/migrations.js'
@@ -107,7 +107,7 @@ export async function startRuntime(
     const shippedMigrations = await shippedMigrationNames()
 
     const prisma = createPrismaClient({ url: database.url, poolSize: config.DATABASE_POOL_SIZE })
-    closers.push({ name: 'prisma', close: () => prisma.$disconnect() })
+    closers.push({ name: 'prisma', close: () => disconnectPrisma(prisma) })
     // Without the schema (migrations off and not yet applied) the service still starts, unready.
     const bootstrapped = await bootstrapAdminKey(prisma).catch((error: Error) => {
       logger.warn({ err: error }, 'could not check for API keys; is the database migrated?')

@@ -1,5 +1,5 @@
 import { modelCatalog } from '../../src/models/index.js'
-import { createPrismaClient } from '../../src/db/client.js'
+import { createPrismaClient, disconnectPrisma } from '../../src/db/client.js'
 import { refreshStats } from '../../src/stats/refresh.js'
 import type { BenchDb } from './db.js'
 import { benchIdSql } from './db.js'
@@ -126,7 +126,7 @@ export async function bulkLoad(db: BenchDb, count: number): Promise<Record<strin
     await timed('stats refresh', () => refreshStats(prisma))
     await db.pool.query('VACUUM (ANALYZE) stats_rollup, stats_durations')
   } finally {
-    await prisma.$disconnect()
+    await disconnectPrisma(prisma)
   }
   return timings
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { PrismaPg } from '@prisma/adapter-pg'
-import { PrismaClient } from '../generated/prisma/client.js'
+import pg from 'pg'
+import { type Prisma, PrismaClient } from '../generated/prisma/client.js'
 
 export type { Prisma } from '../generated/prisma/client.js'
 export type { PrismaClient }
@@ -23,12 +24,61 @@ export function prepareStatement(sql: string): void {
     statementNames.set(sql, `poyo_${createHash('sha256').update(sql).digest('hex').slice(0, 24)}`)
 }
 
+/** The node-postgres pool under each client createPrismaClient made. */
+const pools = new WeakMap<object, pg.Pool>()
+
 /** A Prisma client over node-postgres (driver adapter: no Rust query engine). */
 export function createPrismaClient({ url, poolSize }: DatabaseOptions): PrismaClient {
-  const adapter = new PrismaPg(
-    { connectionString: url, max: poolSize, connectionTimeoutMillis: 5_000 },
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5_000 })
+  const adapter = new PrismaPg(pool, {
+    // $disconnect ends the pool, as it would a pool the adapter made itself.
+    disposeExternalPool: true,
     // No name (undefined) leaves a query unnamed, exactly as without a generator.
-    { statementNameGenerator: (query) => statementNames.get(query.sql) as string },
-  )
-  return new PrismaClient({ adapter })
+    statementNameGenerator: (query) => statementNames.get(query.sql) as string,
+  })
+  const prisma = new PrismaClient({ adapter })
+  pools.set(prisma, pool)
+  return prisma
+}
+
+/**
+ * Disconnects a client createPrismaClient made. Prisma ends the pool only if it ever used
+ * it, so a client that ran nothing but queryRows would keep its connections open.
+ */
+export async function disconnectPrisma(prisma: PrismaClient): Promise<void> {
+  await prisma.$disconnect()
+  const pool = pools.get(prisma)
+  if (pool && !pool.ending) await pool.end()
+}
+
+/**
+ * The rows of one raw statement ($1… placeholders). On a client createPrismaClient made, it
+ * runs on that client's own pool, past Prisma's raw-query pipeline, which costs its caller
+ * about 210 µs of CPU a call where node-postgres takes 70–100 µs (365 against 121 µs with a
+ * 5.7 kB parameter, as a batch of status changes has). Inside a transaction, or on any
+ * other client, it runs through Prisma. Rows come as node-postgres parses them: the same
+ * values as Prisma's for the columns read this way (text, uuid, int, float8, bool, jsonb,
+ * text[] and timestamptz), but int8 and numeric would come as strings.
+ */
+export async function queryRows<Row>(
+  db: Prisma.TransactionClient,
+  text: string,
+  values: unknown[],
+): Promise<Row[]> {
+  const pool = pools.get(db)
+  if (!pool) return db.$queryRawUnsafe<Row[]>(text, ...values)
+  const name = statementNames.get(text)
+  const result = await pool.query<Row & pg.QueryResultRow>(name ? { name, text, values } : { text, values })
+  return result.rows
+}
+
+/** Postgres' SQLSTATE of a failed statement, from node-postgres or through Prisma (P2010). */
+export function sqlState(error: unknown): string | undefined {
+  const failed = error as {
+    code?: unknown
+    meta?: { driverAdapterError?: { cause?: { originalCode?: string } } }
+  }
+  if (error instanceof pg.DatabaseError) return error.code
+  if (failed?.code === 'P2010') return failed.meta?.driverAdapterError?.cause?.originalCode
+  return undefined
 }

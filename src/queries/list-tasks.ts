@@ -1,5 +1,5 @@
 import type { Static } from '@sinclair/typebox'
-import type { PrismaClient } from '../db/client.js'
+import { type PrismaClient, queryRows } from '../db/client.js'
 import { Prisma, type Task } from '../generated/prisma/client.js'
 import type { ListTasksQuery } from '../schemas/queries.js'
 import type { Caller } from '../tasks/caller.js'
@@ -155,10 +155,11 @@ export async function listTasks(
   // One row more than asked tells whether another page exists. The page's ids and its rows
   // in one raw statement: a second round trip and a model query cost more than the search.
   const page = listTasksSql(caller, request.filters, request.after, request.limit + 1)
-  const rows = await prisma.$queryRaw<Task[]>(Prisma.sql`
+  const statement = Prisma.sql`
     SELECT ${Prisma.raw(taskSelectList)} FROM tasks
     WHERE id IN (SELECT id FROM (${page}) AS page)
-    ORDER BY created_at DESC, id DESC`)
+    ORDER BY created_at DESC, id DESC`
+  const rows = await queryRows<Task>(prisma, statement.text, statement.values)
   const tasks = rows.slice(0, request.limit)
   const last = tasks.at(-1)
   const nextCursor =

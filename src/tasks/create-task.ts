@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { Clock } from '../clock.js'
 import type { Config } from '../config.js'
-import { type PrismaClient, prepareStatement } from '../db/client.js'
+import { type PrismaClient, prepareStatement, queryRows, sqlState } from '../db/client.js'
 import {
   type JobQueue,
   jobInsertStatement,
@@ -73,14 +73,9 @@ async function webhookViolations(request: CreateTaskRequest, policy: UrlPolicy) 
   return violations
 }
 
-/** P2002 from a model call; a raw query reports Postgres' 23505 as P2010 with the driver's error. */
+/** P2002 from a model call, Postgres' 23505 from a raw statement. */
 function isUniqueViolation(error: unknown): boolean {
-  const known = error as {
-    code?: string
-    meta?: { driverAdapterError?: { cause?: { originalCode?: string } } }
-  }
-  if (known?.code === 'P2002') return true
-  return known?.code === 'P2010' && known.meta?.driverAdapterError?.cause?.originalCode === '23505'
+  return (error as { code?: unknown })?.code === 'P2002' || sqlState(error) === '23505'
 }
 
 async function replayIdempotent(
@@ -186,7 +181,7 @@ export async function createTask(
   try {
     const job = await jobInsertStatement(deps.queue, Queues.submit, { taskId: row.id })
     const insert = insertTaskStatement(row, now, job)
-    const [task] = await deps.prisma.$queryRawUnsafe<Task[]>(insert.text, ...insert.values)
+    const [task] = await queryRows<Task>(deps.prisma, insert.text, insert.values)
     if (!task) throw new Error(`the ${Queues.submit} queue is missing: the task was not stored`)
     return { task, created: true }
   } catch (error) {

@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js'
 import type { Config } from '../config.js'
-import { type Prisma, type PrismaClient, prepareStatement } from '../db/client.js'
+import { type Prisma, type PrismaClient, prepareStatement, queryRows } from '../db/client.js'
 import { type JobQueue, Queues, sendInTransaction } from '../db/job-queue.js'
 import type { Task } from '../generated/prisma/client.js'
 import type { Logger } from '../logger.js'
@@ -58,9 +58,12 @@ async function claimSubmitAttempt(
   taskId: string,
   now: Date,
 ): Promise<ClaimedTask | null> {
-  const rows = await prisma.$queryRawUnsafe<
-    { id: string; model: string; input: Prisma.JsonValue; submit_attempts: number }[]
-  >(claimSql, taskId, now.toISOString())
+  const rows = await queryRows<{
+    id: string
+    model: string
+    input: Prisma.JsonValue
+    submit_attempts: number
+  }>(prisma, claimSql, [taskId, now.toISOString()])
   const row = rows[0]
   return row ? { id: row.id, model: row.model, input: row.input, submitAttempts: row.submit_attempts } : null
 }

@@ -1,5 +1,5 @@
 import { coalesce, perClient } from '../db/coalesce.js'
-import { type Prisma, prepareStatement } from '../db/client.js'
+import { type Prisma, prepareStatement, queryRows } from '../db/client.js'
 import type { Task } from '../generated/prisma/client.js'
 
 /** What judging and applying a report from PoYo needs to know about a task. */
@@ -41,7 +41,7 @@ export async function readTaskStates(
   db: Prisma.TransactionClient,
   taskIds: string[],
 ): Promise<(TaskState | null)[]> {
-  const rows = await db.$queryRawUnsafe<TaskStateRow[]>(taskStatesSql, taskIds)
+  const rows = await queryRows<TaskStateRow>(db, taskStatesSql, [taskIds])
   const byId = new Map(rows.map((row) => [row.id, toState(row)]))
   return taskIds.map((id) => byId.get(id) ?? null)
 }

@@ -1,5 +1,5 @@
 import { coalesce, perClient } from '../db/coalesce.js'
-import { type Prisma, prepareStatement } from '../db/client.js'
+import { type Prisma, prepareStatement, queryRows } from '../db/client.js'
 import type { TaskEventSource, TaskEventType } from '../generated/prisma/enums.js'
 import { taskTransitionsTotal } from '../metrics.js'
 import { uuidv7 } from '../ids.js'
@@ -97,7 +97,7 @@ const inputRow = (args: TransitionArgs, ord: number) => ({
 
 /** Applies `changes` in one statement; true for each that moved its task. Every row is its own compare-and-set. */
 export async function transitionAll(db: Db, changes: TransitionArgs[]): Promise<boolean[]> {
-  const rows = await db.$queryRawUnsafe<{ ord: number }[]>(transitionsSql, transitionsInput(changes))
+  const rows = await queryRows<{ ord: number }>(db, transitionsSql, [transitionsInput(changes)])
   const moved = new Set(rows.map((row) => row.ord))
   return changes.map((args, ord) => {
     if (!moved.has(ord)) return false

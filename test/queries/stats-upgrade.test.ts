@@ -7,7 +7,7 @@ import { cp, mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { createPrismaClient } from '../../src/db/client.js'
+import { createPrismaClient, disconnectPrisma } from '../../src/db/client.js'
 import { applyMigrations, migrationsDir } from '../../src/db/migrations.js'
 import { parseStatsQuery, taskStats } from '../../src/queries/stats.js'
 import { refreshStats } from '../../src/stats/refresh.js'
@@ -28,7 +28,7 @@ t.test('tasks stored before the rollup existed are counted', async (t) => {
   await applyMigrations(url, before)
 
   const prisma = createPrismaClient({ url, poolSize: 2 })
-  t.teardown(() => prisma.$disconnect())
+  t.teardown(() => disconnectPrisma(prisma))
   const created = Date.parse('2026-03-10T08:20:00Z')
   await insertTasks(prisma, [
     { model: 'hailuo-2.3', status: 'queued', createdAt: new Date(created), input: { prompt: 'a' } },

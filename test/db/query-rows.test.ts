@@ -1,0 +1,97 @@
+/**
+ * queryRows runs hot raw statements on the client's own node-postgres pool, past Prisma:
+ * it must give what Prisma's raw query gives, stay inside a transaction when handed one,
+ * report Postgres' errors by SQLSTATE, and leave no connection open after disconnecting.
+ */
+import t from 'tap'
+import {
+  createPrismaClient,
+  disconnectPrisma,
+  prepareStatement,
+  queryRows,
+  sqlState,
+} from '../../src/db/client.js'
+import { createTestDatabase } from '../helpers/database.js'
+
+const url = await createTestDatabase(t)
+const prisma = createPrismaClient({ url, poolSize: 2 })
+t.teardown(() => disconnectPrisma(prisma))
+
+const backendCount = async () => {
+  const [row] = await prisma.$queryRawUnsafe<{ n: number }[]>(
+    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+  )
+  return row!.n
+}
+
+t.test('the values are those of Prisma’s raw query, for every type the hot statements read', async (t) => {
+  const text = `
+    SELECT $1::uuid AS id, $2::text AS name, $3::int AS count, $4::float8 AS ratio, true AS yes,
+      $5::jsonb AS doc, ARRAY[$2::text, 'b']::text[] AS list, $6::timestamptz AS at,
+      NULL::timestamptz AS never, 'queued'::"TaskStatus"::text AS status`
+  const values = [
+    '0190f0a0-0000-7000-8000-000000000001',
+    'a',
+    42,
+    0.25,
+    JSON.stringify({ nested: [1, 'two', null] }),
+    '2026-12-03T08:00:00.123Z',
+  ]
+  const direct = await queryRows<Record<string, unknown>>(prisma, text, values)
+  const viaPrisma = await prisma.$queryRawUnsafe<Record<string, unknown>[]>(text, ...values)
+  t.same(direct, viaPrisma)
+  t.ok(direct[0]!.at instanceof Date, 'a timestamptz is a Date')
+  t.equal((direct[0]!.at as Date).toISOString(), '2026-12-03T08:00:00.123Z')
+})
+
+t.test('a statement marked for preparing runs as a named prepared statement', async (t) => {
+  // One connection, so the check below sees the session that prepared it.
+  const single = createPrismaClient({ url, poolSize: 1 })
+  t.teardown(() => disconnectPrisma(single))
+  const text = `SELECT $1::int + 1 AS next`
+  prepareStatement(text)
+  for (const n of [1, 2, 3]) t.same(await queryRows(single, text, [n]), [{ next: n + 1 }])
+  const prepared = await queryRows<{ name: string }>(
+    single,
+    `SELECT name FROM pg_prepared_statements WHERE statement = $1`,
+    [text],
+  )
+  t.match(prepared, [{ name: /^poyo_[0-9a-f]{24}$/ }])
+})
+
+t.test('inside a transaction it runs in that transaction', async (t) => {
+  await prisma.$executeRawUnsafe(`CREATE TABLE query_rows_probe (n int)`)
+  await prisma.$transaction(async (tx) => {
+    await tx.$executeRawUnsafe(`INSERT INTO query_rows_probe VALUES (7)`)
+    t.same(await queryRows(tx, `SELECT n FROM query_rows_probe`, []), [{ n: 7 }], 'sees its own write')
+    t.same(await queryRows(prisma, `SELECT n FROM query_rows_probe`, []), [], 'the pool does not, yet')
+  })
+  t.same(await queryRows(prisma, `SELECT n FROM query_rows_probe`, []), [{ n: 7 }], 'committed')
+})
+
+t.test('a failed statement reports its SQLSTATE, directly and through Prisma', async (t) => {
+  await prisma.$executeRawUnsafe(`CREATE TABLE query_rows_unique (n int PRIMARY KEY)`)
+  await queryRows(prisma, `INSERT INTO query_rows_unique VALUES (1)`, [])
+  const direct = await queryRows(prisma, `INSERT INTO query_rows_unique VALUES (1)`, []).catch((e) => e)
+  t.equal(sqlState(direct), '23505')
+  const inTransaction = await prisma
+    .$transaction((tx) => queryRows(tx, `INSERT INTO query_rows_unique VALUES (1)`, []))
+    .catch((e) => e)
+  t.equal(sqlState(inTransaction), '23505')
+  t.equal(sqlState(new Error('not a database error')), undefined)
+})
+
+t.test('disconnecting a client that only ran queryRows closes its connections', async (t) => {
+  const before = await backendCount()
+  const other = createPrismaClient({ url, poolSize: 2 })
+  await Promise.all([queryRows(other, `SELECT pg_sleep(0.05)`, []), queryRows(other, `SELECT 1`, [])])
+  t.equal(await backendCount(), before + 2, 'two connections while in use')
+  await disconnectPrisma(other)
+  // A backend leaves pg_stat_activity a moment after its client hangs up.
+  let after = await backendCount()
+  for (let i = 0; i < 50 && after > before; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    after = await backendCount()
+  }
+  t.equal(after, before, 'none left after disconnecting')
+})
