@@ -30,6 +30,9 @@ const pools = new WeakMap<object, pg.Pool>()
 /** A Prisma client over node-postgres (driver adapter: no Rust query engine). */
 export function createPrismaClient({ url, poolSize }: DatabaseOptions): PrismaClient {
   const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5_000 })
+  // An idle connection that drops is removed and the next query reconnects; without a
+  // listener the pool's 'error' event would end the process before Prisma adds its own.
+  pool.on('error', () => {})
   const adapter = new PrismaPg(pool, {
     // $disconnect ends the pool, as it would a pool the adapter made itself.
     disposeExternalPool: true,
@@ -74,11 +77,10 @@ export async function queryRows<Row>(
 
 /** Postgres' SQLSTATE of a failed statement, from node-postgres or through Prisma (P2010). */
 export function sqlState(error: unknown): string | undefined {
-  const failed = error as {
+  if (error instanceof pg.DatabaseError) return error.code
+  const viaPrisma = error as {
     code?: unknown
     meta?: { driverAdapterError?: { cause?: { originalCode?: string } } }
   }
-  if (error instanceof pg.DatabaseError) return error.code
-  if (failed?.code === 'P2010') return failed.meta?.driverAdapterError?.cause?.originalCode
-  return undefined
+  return viaPrisma?.code === 'P2010' ? viaPrisma.meta?.driverAdapterError?.cause?.originalCode : undefined
 }
