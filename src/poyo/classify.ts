@@ -98,8 +98,9 @@ export function httpError(args: {
 }
 
 /**
- * Errors raised while the connection was being set up: undici reports them in `err.cause.code`
- * and they mean no byte of the request reached PoYo, so a submit is safe to send again.
+ * Errors raised while the connection was being set up: undici reports them in `err.code` (or,
+ * wrapped, in `err.cause.code`) and they mean no byte of the request reached PoYo, so a submit
+ * is safe to send again.
  */
 const CONNECT_FAILURE_CODES = new Set([
   'ECONNREFUSED',
@@ -117,23 +118,25 @@ const CONNECT_FAILURE_CODES = new Set([
   'SELF_SIGNED_CERT_IN_CHAIN',
 ])
 
-function causeCodes(err: unknown): string[] {
-  const cause = isRecord(err) || err instanceof Error ? (err as { cause?: unknown }).cause : undefined
-  if (!isRecord(cause) && !(cause instanceof Error)) return []
-  const c = cause as { code?: unknown; errors?: unknown }
+function errorCodes(err: unknown): string[] {
+  if (!isRecord(err) && !(err instanceof Error)) return []
+  const e = err as { code?: unknown; errors?: unknown }
   // Happy-eyeballs connects (several addresses) fail with an AggregateError holding each attempt.
-  if (Array.isArray(c.errors) && c.errors.length > 0) {
-    return c.errors.map((e) => String((e as { code?: unknown } | null)?.code ?? ''))
+  if (Array.isArray(e.errors) && e.errors.length > 0) {
+    return e.errors.map((inner) => String((inner as { code?: unknown } | null)?.code ?? ''))
   }
-  return typeof c.code === 'string' ? [c.code] : []
+  return typeof e.code === 'string' ? [e.code] : []
+}
+
+/** The codes of the error, or of its cause when it has none of its own. */
+function causeCodes(err: unknown): string[] {
+  const own = errorCodes(err)
+  return own.length > 0 ? own : errorCodes((err as { cause?: unknown } | null)?.cause)
 }
 
 export function isConnectFailure(err: unknown): boolean {
   const codes = causeCodes(err)
-  if (codes.length > 0 && codes.every((code) => CONNECT_FAILURE_CODES.has(code))) return true
-  // fetch refuses some ports (1, 9, 25, …) before opening any connection: nothing was sent.
-  const cause = (err as { cause?: unknown } | null)?.cause
-  return cause instanceof Error && cause.message === 'bad port'
+  return codes.length > 0 && codes.every((code) => CONNECT_FAILURE_CODES.has(code))
 }
 
 function isTimeout(err: unknown): boolean {
@@ -141,9 +144,9 @@ function isTimeout(err: unknown): boolean {
 }
 
 /**
- * A call that got no HTTP answer. The heuristic, given what fetch exposes:
+ * A call that got no HTTP answer. The heuristic, given what undici exposes:
  * - connect failures (see CONNECT_FAILURE_CODES) → retryable: nothing reached PoYo;
- * - our own timeout → for status, retryable; for submit, ambiguous: fetch does not say whether the
+ * - our own timeout → for status, retryable; for submit, ambiguous: undici does not say whether the
  *   connection was up and the body sent, and a small JSON body goes out right after connecting, so
  *   assume PoYo got it (undici's own connect timeout, 10 s, surfaces as UND_ERR_CONNECT_TIMEOUT);
  * - anything else (socket reset or closed mid-request, body cut off) → for submit, ambiguous.
