@@ -39,7 +39,7 @@ export interface AppDeps {
   callbackSecret: string
   /** Where webhooks may be sent. */
   webhookPolicy: UrlPolicy
-  /** Nudges this process's submit worker after a task is stored (a no-op without workers). */
+  /** Nudges the submit worker after a task is stored: this process's, or (without workers here) the others' by NOTIFY. */
   wakeSubmitter: () => void
 }
 

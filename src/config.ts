@@ -42,6 +42,8 @@ export const EnvSchema = Type.Object({
   SUBMIT_DEADLINE_MINUTES: Type.Integer({ default: 1440, minimum: 1 }),
   /** Submit attempts one instance runs at a time. */
   SUBMIT_CONCURRENCY: Type.Integer({ default: 8, minimum: 1, maximum: 200 }),
+  /** How often an idle submit worker looks for new tasks, in milliseconds (a new task wakes it sooner). */
+  SUBMIT_FETCH_INTERVAL_MS: Type.Integer({ default: 500, minimum: 50 }),
   /** Cap on status calls to PoYo per second, across all instances. */
   POLL_MAX_PER_SECOND: Type.Integer({ default: 10, minimum: 1, maximum: 1000 }),
   /** How often due tasks are looked for, in milliseconds. */

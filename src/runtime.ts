@@ -11,6 +11,7 @@ import type { Logger } from './logger.js'
 import { observePoyoCall } from './metrics.js'
 import { createPoyoClient } from './poyo/client.js'
 import { buildSimulator, type SimulatorApp } from './poyo/simulator/index.js'
+import { createSubmitWakeNotifier } from './tasks/submit-wake.js'
 import { startWorkers } from './tasks/workers.js'
 import { webhookUrlPolicy } from './webhooks/policy.js'
 
@@ -166,7 +167,8 @@ export async function startRuntime(
         queue,
         callbackSecret,
         webhookPolicy,
-        wakeSubmitter: () => workers?.wakeSubmitter(),
+        // Without workers here, the instances that have them are told over NOTIFY.
+        wakeSubmitter: workers ? () => workers.wakeSubmitter() : createSubmitWakeNotifier(prisma, logger),
       },
       databaseLocation: database.location,
       simulator: poyoTarget.simulator,

@@ -23,6 +23,7 @@ export type WorkerDeps = SubmitDeps & {
       | 'POLL_SWEEP_INTERVAL_MS'
       | 'WEBHOOK_TIMEOUT_MS'
       | 'SUBMIT_CONCURRENCY'
+      | 'SUBMIT_FETCH_INTERVAL_MS'
       | 'STATS_REFRESH_INTERVAL_MS'
     >
   webhookPolicy: UrlPolicy
@@ -35,7 +36,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
   const submitter = consume<{ taskId: string }>(
     queue,
     Queues.submit,
-    { concurrency: config.SUBMIT_CONCURRENCY, intervalMs: 500 },
+    { concurrency: config.SUBMIT_CONCURRENCY, intervalMs: config.SUBMIT_FETCH_INTERVAL_MS },
     // A throw (database trouble) retries the job, which is safe: an attempt claims its task
     // before calling PoYo.
     (job) => submitTask(deps, job.data.taskId),
