@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js'
-import type { PrismaClient } from '../db/client.js'
+import { type PrismaClient, prepareStatement, queryRows } from '../db/client.js'
 import type { ServiceLogger } from '../logger.js'
 import type { PoyoClient } from '../poyo/client.js'
 import { isPoyoError } from '../poyo/errors.js'
@@ -77,6 +77,16 @@ export async function pollTask(
 const afterDeadlinePollMs = 10 * 60_000
 const afterDeadlineWindowMs = 24 * 3_600_000
 
+const scheduleNextPollSql = `
+  UPDATE tasks SET poll_attempts = $1::int, next_poll_at = CASE
+    WHEN status IN ('queued', 'not_started', 'running') THEN $2::timestamptz
+    WHEN finished_at > $3::timestamptz THEN $4::timestamptz
+    ELSE NULL END
+  WHERE id = $5::uuid
+    AND (status IN ('queued', 'not_started', 'running')
+      OR (status = 'failed' AND error_code = '${TaskErrorCode.deadlineExceeded}'))`
+prepareStatement(scheduleNextPollSql)
+
 /**
  * Sets when a task is polled next: active tasks after `delayMs`; a task we failed for its
  * deadline sparsely until a day has passed; anything else never.
@@ -92,14 +102,7 @@ async function scheduleNextPoll(
   const soon = new Date(now.getTime() + delayMs)
   const sparse = new Date(now.getTime() + Math.max(delayMs, afterDeadlinePollMs))
   const windowStart = new Date(now.getTime() - afterDeadlineWindowMs)
-  await deps.prisma.$executeRaw`
-    UPDATE tasks SET poll_attempts = ${attempts}, next_poll_at = CASE
-      WHEN status IN ('queued', 'not_started', 'running') THEN ${soon}::timestamptz
-      WHEN finished_at > ${windowStart}::timestamptz THEN ${sparse}::timestamptz
-      ELSE NULL END
-    WHERE id = ${taskId}::uuid
-      AND (status IN ('queued', 'not_started', 'running')
-        OR (status = 'failed' AND error_code = ${TaskErrorCode.deadlineExceeded}))`
+  await queryRows(deps.prisma, scheduleNextPollSql, [attempts, soon, windowStart, sparse, taskId])
 }
 
 /** How long after acceptance a 404 from PoYo's status endpoint is taken as final. */
