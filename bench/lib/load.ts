@@ -142,6 +142,57 @@ export async function sequential(
   }
 }
 
+/**
+ * One keep-alive connection at a steady `perSecond`: request i is due at start + i/perSecond
+ * and is sent then (or, if the one before is still out, as soon as it is back). Latency runs
+ * from the due time, so a request held up by a slow one before it counts its wait too.
+ * Below saturation this is the latency of a request on a service under that load, where
+ * back-to-back requests (`sequential`) load it as fast as it answers.
+ */
+export async function paced(
+  base: string,
+  seconds: number,
+  perSecond: number,
+  step: Step | (() => Step),
+): Promise<LoadResult> {
+  const client = new Client(base, { pipelining: 1 })
+  const latencies: number[] = []
+  let non2xx = 0
+  let errors = 0
+  const started = process.hrtime.bigint()
+  const intervalNs = BigInt(Math.round(1e9 / perSecond))
+  const count = Math.round(seconds * perSecond)
+  try {
+    for (let i = 0; i < count; i++) {
+      const due = started + BigInt(i) * intervalNs
+      const waitMs = Number(due - process.hrtime.bigint()) / 1e6
+      if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs))
+      const next = toRequest(typeof step === 'function' ? step() : step)
+      try {
+        const response = await client.request({ ...next, method: next.method as 'GET' | 'POST' })
+        await response.body.arrayBuffer()
+        if (response.statusCode >= 200 && response.statusCode < 300)
+          latencies.push(Number(process.hrtime.bigint() - due) / 1e6)
+        else non2xx++
+      } catch {
+        errors++
+      }
+    }
+  } finally {
+    await client.close()
+  }
+  const elapsed = Number(process.hrtime.bigint() - started) / 1e9
+  return {
+    ...percentiles(latencies),
+    requests: latencies.length + non2xx,
+    rps: latencies.length / elapsed,
+    non2xx,
+    errors,
+    connections: 1,
+    seconds: elapsed,
+  }
+}
+
 /** Sends one request and returns its parsed JSON body (throws on a non-2xx answer). */
 export async function call<T = unknown>(base: string, step: Step): Promise<T> {
   const response = await fetch(base + step.path, {

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { type BenchDb, countRows } from './db.js'
-import { fire, type LoadResult, type Step, sequential } from './load.js'
+import { fire, type LoadResult, paced, type Step, sequential } from './load.js'
 import { type Stack, startApiInstance } from './service.js'
 
 export interface SubmissionResult {
@@ -11,10 +11,22 @@ export interface SubmissionResult {
   serviceLatency: LoadResult
   /** Service p50 minus simulator p50, in ms. */
   addedP50Ms: number
+  /** The same two at a steady `pacedPerSecond` (one connection) instead of back to back. */
+  pacedPerSecond: number
+  pacedSimulatorLatency: LoadResult
+  pacedServiceLatency: LoadResult
+  pacedAddedP50Ms: number
   /** The same POSTs to an API instance (`WORKERS_ENABLED=false`) while the stack's service submits them. */
   apiInstanceLatency: LoadResult
   apiInstanceAddedP50Ms: number
 }
+
+/**
+ * A steady load far below capacity (hundreds a second): the latency a submission sees on a
+ * service that is not saturated, beside the back-to-back figure, which loads the service
+ * (and its background work for each task) as fast as it answers.
+ */
+const pacedPerSecond = 50
 
 let promptNumber = 0
 const nextPrompt = () => `a lighthouse in a storm, take ${++promptNumber}`
@@ -62,6 +74,8 @@ export async function benchSubmission(
   const simulatorLatency = await sequential(stack.simBase, opts.latencySeconds, simSubmit)
   await sequential(stack.base, opts.warmupSeconds, create)
   const serviceLatency = await sequential(stack.base, opts.latencySeconds, create)
+  const pacedSimulatorLatency = await paced(stack.simBase, opts.latencySeconds, pacedPerSecond, simSubmit)
+  const pacedServiceLatency = await paced(stack.base, opts.latencySeconds, pacedPerSecond, create)
   const api = await startApiInstance(stack)
   let apiInstanceLatency: LoadResult
   try {
@@ -78,6 +92,10 @@ export async function benchSubmission(
     simulatorLatency,
     serviceLatency,
     addedP50Ms: serviceLatency.p50 - simulatorLatency.p50,
+    pacedPerSecond,
+    pacedSimulatorLatency,
+    pacedServiceLatency,
+    pacedAddedP50Ms: pacedServiceLatency.p50 - pacedSimulatorLatency.p50,
     apiInstanceLatency,
     apiInstanceAddedP50Ms: apiInstanceLatency.p50 - simulatorLatency.p50,
   }
