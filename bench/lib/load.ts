@@ -102,44 +102,8 @@ export async function fire(options: LoadOptions): Promise<LoadResult> {
  * One keep-alive connection, one request at a time, for `seconds`: the latency of a request
  * on its own (timed here at full precision, body read included), not of a queue.
  */
-export async function sequential(
-  base: string,
-  seconds: number,
-  step: Step | (() => Step),
-): Promise<LoadResult> {
-  const client = new Client(base, { pipelining: 1 })
-  const latencies: number[] = []
-  let non2xx = 0
-  let errors = 0
-  const started = process.hrtime.bigint()
-  const stopAt = started + BigInt(Math.round(seconds * 1e9))
-  try {
-    while (process.hrtime.bigint() < stopAt) {
-      const next = toRequest(typeof step === 'function' ? step() : step)
-      const t0 = process.hrtime.bigint()
-      try {
-        const response = await client.request({ ...next, method: next.method as 'GET' | 'POST' })
-        await response.body.arrayBuffer()
-        if (response.statusCode >= 200 && response.statusCode < 300)
-          latencies.push(Number(process.hrtime.bigint() - t0) / 1e6)
-        else non2xx++
-      } catch {
-        errors++
-      }
-    }
-  } finally {
-    await client.close()
-  }
-  const elapsed = Number(process.hrtime.bigint() - started) / 1e9
-  return {
-    ...percentiles(latencies),
-    requests: latencies.length + non2xx,
-    rps: latencies.length / elapsed,
-    non2xx,
-    errors,
-    connections: 1,
-    seconds: elapsed,
-  }
+export function sequential(base: string, seconds: number, step: Step | (() => Step)): Promise<LoadResult> {
+  return oneConnection(base, seconds, null, step)
 }
 
 /**
@@ -149,10 +113,20 @@ export async function sequential(
  * Below saturation this is the latency of a request on a service under that load, where
  * back-to-back requests (`sequential`) load it as fast as it answers.
  */
-export async function paced(
+export function paced(
   base: string,
   seconds: number,
   perSecond: number,
+  step: Step | (() => Step),
+): Promise<LoadResult> {
+  return oneConnection(base, seconds, perSecond, step)
+}
+
+/** Back to back (`perSecond` null) or paced, for `seconds`. */
+async function oneConnection(
+  base: string,
+  seconds: number,
+  perSecond: number | null,
   step: Step | (() => Step),
 ): Promise<LoadResult> {
   const client = new Client(base, { pipelining: 1 })
@@ -160,11 +134,12 @@ export async function paced(
   let non2xx = 0
   let errors = 0
   const started = process.hrtime.bigint()
-  const intervalNs = BigInt(Math.round(1e9 / perSecond))
-  const count = Math.round(seconds * perSecond)
+  const stopAt = started + BigInt(Math.round(seconds * 1e9))
+  const intervalNs = perSecond === null ? null : BigInt(Math.round(1e9 / perSecond))
   try {
-    for (let i = 0; i < count; i++) {
-      const due = started + BigInt(i) * intervalNs
+    for (let i = 0; ; i++) {
+      const due = intervalNs === null ? process.hrtime.bigint() : started + BigInt(i) * intervalNs
+      if (due >= stopAt) break
       const waitMs = Number(due - process.hrtime.bigint()) / 1e6
       if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs))
       const next = toRequest(typeof step === 'function' ? step() : step)
