@@ -1,11 +1,11 @@
 import type { Clock } from '../clock.js'
-import type { Prisma, PrismaClient } from '../db/client.js'
+import { type PrismaClient, prepareStatement, queryRows } from '../db/client.js'
 import type { PoyoTaskStatus } from '../poyo/client.js'
 import { nextPollDelayMs } from './poll-schedule.js'
 import { isTerminal, judgeUpdate, TaskErrorCode, type TaskStatus, type UpdateVerdict } from './status.js'
 import type { TaskChanges } from './task-changes.js'
 import { readTaskState, type TaskState } from './task-state.js'
-import { recordEvent, type TaskEventRecord, type TransitionArgs, transition } from './transitions.js'
+import { type TaskEventRecord, type TransitionArgs, transition } from './transitions.js'
 
 /** What PoYo says about a task, from a (confirmed) callback or a poll. */
 export type ProviderReport = Pick<
@@ -57,32 +57,19 @@ export async function applyProviderReport(
       if (moved) return 'applied'
       continue
     }
-    const outcome = await deps.prisma.$transaction(async (tx) => {
-      if (record) await recordEvent(tx, taskId, record, now)
-      switch (verdict) {
-        case 'progress': {
-          const { count } = await tx.task.updateMany({
-            where: { id: taskId, status: 'running', progress: { lt: report.progress } },
-            data: { progress: report.progress, updatedAt: now },
-          })
-          return count === 1 ? 'progress' : null
-        }
-        case 'duplicate':
-        case 'stale':
-          await recordEvent(
-            tx,
-            taskId,
-            {
-              type: 'ignored_update',
-              source: source,
-              payload: { verdict, current: task.status, reported, progress: report.progress },
-            },
-            now,
-          )
-          await adoptProviderId(tx, task, report.taskId)
-          return verdict
-      }
-    })
+    const events = record ? [record] : []
+    let outcome: ApplyOutcome | null
+    if (verdict === 'progress') {
+      outcome = (await raiseProgress(deps.prisma, taskId, report.progress, now, events)) ? 'progress' : null
+    } else {
+      events.push({
+        type: 'ignored_update',
+        source,
+        payload: { verdict, current: task.status, reported, progress: report.progress },
+      })
+      await recordIgnored(deps.prisma, taskId, task.providerTaskId ? null : report.taskId, now, events)
+      outcome = verdict
+    }
     // null: another writer moved the task between our read and our write; judge again.
     if (outcome) return outcome
   }
@@ -138,8 +125,55 @@ function changesFor(task: TaskState, report: ProviderReport, now: Date, verdict:
   return data
 }
 
-async function adoptProviderId(tx: Prisma.TransactionClient, task: TaskState, providerTaskId: string) {
-  if (!task.providerTaskId) {
-    await tx.task.updateMany({ where: { id: task.id, providerTaskId: null }, data: { providerTaskId } })
-  }
+/** `events` in order, as the first step of a statement (`$1` the task, `$2` the time, `$3` the events). */
+const insertEventsStep = `
+  INSERT INTO task_events (task_id, type, source, payload, created_at)
+  SELECT $1::uuid, (e ->> 'type')::"TaskEventType", (e ->> 'source')::"TaskEventSource", e -> 'payload', $2::timestamptz
+  FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS r(e, ord)
+  ORDER BY ord`
+
+// One statement each, not a transaction: every progress poll of a running task takes one.
+const raiseProgressSql = `
+  WITH noted AS (${insertEventsStep}), raised AS (
+    UPDATE tasks SET progress = $4::int, updated_at = $2::timestamptz
+    WHERE id = $1::uuid AND status = 'running' AND progress < $4::int
+    RETURNING 1
+  )
+  SELECT count(*)::int AS raised FROM raised`
+prepareStatement(raiseProgressSql)
+
+const recordIgnoredSql = `
+  WITH noted AS (${insertEventsStep}), adopted AS (
+    UPDATE tasks SET provider_task_id = $4::text
+    WHERE $4::text IS NOT NULL AND id = $1::uuid AND provider_task_id IS NULL
+  )
+  SELECT 1`
+prepareStatement(recordIgnoredSql)
+
+/** Records `events` and raises the progress of a running task; false when it was not running or ahead. */
+async function raiseProgress(
+  db: PrismaClient,
+  taskId: string,
+  progress: number,
+  now: Date,
+  events: TaskEventRecord[],
+): Promise<boolean> {
+  const [row] = await queryRows<{ raised: number }>(db, raiseProgressSql, [
+    taskId,
+    now,
+    JSON.stringify(events),
+    progress,
+  ])
+  return row?.raised === 1
+}
+
+/** Records `events` (the last says why the report changed nothing) and adopts PoYo's id when the task has none. */
+async function recordIgnored(
+  db: PrismaClient,
+  taskId: string,
+  adoptProviderId: string | null,
+  now: Date,
+  events: TaskEventRecord[],
+): Promise<void> {
+  await queryRows(db, recordIgnoredSql, [taskId, now, JSON.stringify(events), adoptProviderId])
 }
