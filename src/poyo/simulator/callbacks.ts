@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
+import { request } from 'undici'
 import { signPoyoCallback } from '../signature.js'
 import { okEnvelope } from '../wire.js'
 import type { FaultState } from './faults.js'
@@ -12,7 +13,6 @@ export interface CallbackSenderDeps {
   faults: FaultState
   random: Random
   now: () => number
-  fetch: typeof fetch
   webhookSecret: string | undefined
   /** Delay before each retry; its length is the number of retries. */
   retryDelaysMs: readonly number[]
@@ -48,14 +48,16 @@ export function createCallbackSender(deps: CallbackSenderDeps): { schedule(task:
     let httpStatus: number | null = null
     let error: string | null = null
     try {
-      const res = await deps.fetch(task.callbackUrl as string, {
+      // undici's request rather than fetch: in the benches the simulator shares the cores
+      // with the service it calls, and fetch costs several times the CPU.
+      const res = await request(task.callbackUrl as string, {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...headersFor(task.id) },
         body: JSON.stringify(wrapped ? okEnvelope(data) : data),
         signal: AbortSignal.any([lifecycle.signal(), AbortSignal.timeout(deps.timeoutMs)]),
       })
-      httpStatus = res.status
-      await res.body?.cancel()
+      httpStatus = res.statusCode
+      await res.body.dump()
     } catch (err) {
       error =
         err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err)

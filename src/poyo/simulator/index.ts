@@ -29,8 +29,6 @@ export interface SimulatorOptions {
   validateInput?: ValidateInput
   /** Clock for task progress. Timers still run on real time. */
   now?: () => number
-  /** Used to send callbacks. Default: global fetch. */
-  fetch?: typeof fetch
   /** Seed for fault probabilities and task ids. Default: random. */
   seed?: number
   /** Delay before each callback retry; the length is the retry count. Default PoYo's: 5, from 60 s to 10 min. */
@@ -110,7 +108,6 @@ export function buildSimulator(opts: SimulatorOptions = {}): SimulatorApp {
     faults,
     random,
     now,
-    fetch: opts.fetch ?? globalThis.fetch,
     webhookSecret: opts.webhookSecret,
     retryDelaysMs: opts.callbackRetryDelaysMs ?? PoyoRetryDelaysMs,
     timeoutMs: opts.callbackTimeoutMs ?? 30_000,
