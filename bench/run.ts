@@ -58,6 +58,7 @@ for (const name of only) if (!sections.includes(name)) throw new Error(`--only: 
 const sizes = quick
   ? {
       ingestTasks: 20_000,
+      ingestPairs: 2,
       loadSeconds: 3,
       warmup: 1,
       latencySeconds: 2,
@@ -69,6 +70,7 @@ const sizes = quick
     }
   : {
       ingestTasks: 60_000,
+      ingestPairs: 4,
       loadSeconds: 10,
       warmup: 2,
       latencySeconds: 5,
@@ -148,6 +150,7 @@ async function main(): Promise<number> {
         tasks: sizes.ingestTasks,
         seconds: sizes.loadSeconds,
         warmupSeconds: sizes.warmup,
+        pairs: sizes.ingestPairs,
       }),
     ingestChecks,
   )

@@ -87,6 +87,13 @@ export function ingestChecks(r: IngestResult): Check[] {
     },
     {
       section: s,
+      name: `the same in ${r.pairs.length} alternating pairs of ${r.pairs[0]?.seconds ?? 0} s (median; each pair)`,
+      value: `${pct(r.pairedOfDirect)} (${r.pairs.map((p) => pct(p.ratio)).join(', ')})`,
+      target: `≥ ${pct(targets.ingestOfDirect)}`,
+      pass: r.pairedOfDirect >= targets.ingestOfDirect,
+    },
+    {
+      section: s,
       name: 'service / direct SQL, one callback a transaction',
       value: pct(r.ofDirectSingle),
       target: '',

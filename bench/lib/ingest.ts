@@ -22,6 +22,14 @@ export interface IngestResult {
   direct: DirectResult & { applied: number; cpu: CpuPerCallback }
   directSingle: DirectResult & { applied: number; cpu: CpuPerCallback }
   noop: LoadResult
+  /**
+   * Shorter runs of the service and the batched direct loop in turn (service, direct, service,
+   * …), each pair's ratio taken under the same conditions: the machine's load drifts between
+   * the long runs above.
+   */
+  pairs: { seconds: number; service: number; direct: number; ratio: number }[]
+  /** The median of the pairs' ratios. */
+  pairedOfDirect: number
   /** Service callbacks/s over the direct rates, and over no-op requests/s. */
   ofDirect: number
   ofDirectSingle: number
@@ -77,13 +85,13 @@ const finishedIn = (db: BenchDb, set: string, count: number) =>
     benchId(set, count),
   ])
 
-/** A rotation over `count` callbacks, each for another task: every request is a real state change. */
-function rotation(count: number, pathFor: (id: string) => string) {
+/** A rotation over `count` callbacks, each for another task of `set`: every request is a real state change. */
+function rotation(set: string, count: number, pathFor: (id: string) => string) {
   const paths: string[] = []
   const bodies: string[] = []
   for (let n = 1; n <= count; n++) {
-    paths.push(pathFor(benchId(ingestSet, n)))
-    bodies.push(callbackBody(`${ingestSet}-${n}`))
+    paths.push(pathFor(benchId(set, n)))
+    bodies.push(callbackBody(`${set}-${n}`))
   }
   let next = 0
   return {
@@ -103,10 +111,10 @@ export async function benchIngest(
   db: BenchDb,
   stack: Stack,
   adminKeyId: string,
-  opts: { tasks: number; seconds: number; warmupSeconds: number },
+  opts: { tasks: number; seconds: number; warmupSeconds: number; pairs: number },
 ): Promise<IngestResult> {
   await insertNotStartedTasks(db.pool, ingestSet, opts.tasks, adminKeyId)
-  const callbacks = rotation(opts.tasks, (id) => callbackUrl('', callbackSecret, id))
+  const callbacks = rotation(ingestSet, opts.tasks, (id) => callbackUrl('', callbackSecret, id))
   await fire({ base: stack.base, connections, seconds: opts.warmupSeconds, step: callbacks.step })
   const before = await finishedIn(db, ingestSet, opts.tasks)
   const batchesBefore = await transitionBatches(stack.base)
@@ -128,19 +136,44 @@ export async function benchIngest(
 
   // The same statements straight at Postgres: as the service batched them (two at a time, as
   // its coalescer runs them), and one callback per transaction from 50 clients.
-  const directRun = async (set: string, clients: number, batch: number) => {
-    const tasks = tasksNeeded(opts.seconds)
+  const directRun = async (set: string, clients: number, batch: number, seconds = opts.seconds) => {
+    const tasks = tasksNeeded(seconds)
     await insertNotStartedTasks(db.pool, set, tasks, adminKeyId)
     await db.pool.query('CHECKPOINT')
     const { result, cpuMs } = await measureCpu(
       { caller: ownCpuMs, postgres: () => treeCpuMs(db.postmasterPid) },
-      () => directCallbackSql(db.url, set, { clients, batch, seconds: opts.seconds }),
+      () => directCallbackSql(db.url, set, { clients, batch, seconds }),
     )
     const applied = await finishedIn(db, set, tasks)
     return { ...result, applied, cpu: perCallback(cpuMs, applied) }
   }
-  const direct = await directRun(directSet, 2, Math.max(1, Math.round(meanBatch)))
+  const batch = Math.max(1, Math.round(meanBatch))
+  const direct = await directRun(directSet, 2, batch)
   const directSingle = await directRun(directSingleSet, connections, 1)
+
+  const pairs: IngestResult['pairs'] = []
+  const pairSeconds = Math.max(2, Math.round(opts.seconds / 3))
+  for (let pair = 1; pair <= opts.pairs; pair++) {
+    const serviceSet = `b1${pair.toString(16).padStart(6, '0')}`
+    const serviceTasks = tasksNeeded(pairSeconds) / 2
+    await insertNotStartedTasks(db.pool, serviceSet, serviceTasks, adminKeyId)
+    await db.pool.query('CHECKPOINT')
+    const calls = rotation(serviceSet, serviceTasks, (id) => callbackUrl('', callbackSecret, id))
+    const before = await finishedIn(db, serviceSet, serviceTasks)
+    const run = await fire({ base: stack.base, connections, seconds: pairSeconds, step: calls.step })
+    const serviceRate = ((await finishedIn(db, serviceSet, serviceTasks)) - before) / run.seconds
+    const directPair = await directRun(`b2${pair.toString(16).padStart(6, '0')}`, 2, batch, pairSeconds)
+    pairs.push({
+      seconds: pairSeconds,
+      service: serviceRate,
+      direct: directPair.tps,
+      ratio: serviceRate / directPair.tps,
+    })
+  }
+  const ratios = pairs.map((p) => p.ratio).sort((a, b) => a - b)
+  const pairedOfDirect = ratios.length
+    ? (ratios[(ratios.length - 1) >> 1]! + ratios[ratios.length >> 1]!) / 2
+    : Number.NaN
 
   const noopPort = await freePort()
   const noopBase = `http://127.0.0.1:${noopPort}`
@@ -148,7 +181,7 @@ export async function benchIngest(
   let noop: LoadResult
   try {
     await waitReady(noopServer, `${noopBase}/healthz`)
-    const noopCalls = rotation(opts.tasks, (id) =>
+    const noopCalls = rotation(ingestSet, opts.tasks, (id) =>
       callbackUrl('', callbackSecret, id).replace('/v1/callbacks/poyo/', '/noop/'),
     )
     await fire({ base: noopBase, connections, seconds: opts.warmupSeconds, step: noopCalls.step })
@@ -173,6 +206,8 @@ export async function benchIngest(
     direct,
     directSingle,
     noop,
+    pairs,
+    pairedOfDirect,
     ofDirect: service.rps / direct.tps,
     ofDirectSingle: service.rps / directSingle.tps,
     ofNoop: service.rps / noop.rps,
