@@ -154,7 +154,8 @@ export async function benchIngest(
   const pairs: IngestResult['pairs'] = []
   const pairSeconds = Math.max(2, Math.round(opts.seconds / 3))
   for (let pair = 1; pair <= opts.pairs; pair++) {
-    const serviceSet = `b1${pair.toString(16).padStart(6, '0')}`
+    const pairSet = (kind: 1 | 2) => `b${kind}${pair.toString(16).padStart(6, '0')}`
+    const serviceSet = pairSet(1)
     const serviceTasks = tasksNeeded(pairSeconds) / 2
     await insertNotStartedTasks(db.pool, serviceSet, serviceTasks, adminKeyId)
     await db.pool.query('CHECKPOINT')
@@ -162,7 +163,7 @@ export async function benchIngest(
     const before = await finishedIn(db, serviceSet, serviceTasks)
     const run = await fire({ base: stack.base, connections, seconds: pairSeconds, step: calls.step })
     const serviceRate = ((await finishedIn(db, serviceSet, serviceTasks)) - before) / run.seconds
-    const directPair = await directRun(`b2${pair.toString(16).padStart(6, '0')}`, 2, batch, pairSeconds)
+    const directPair = await directRun(pairSet(2), 2, batch, pairSeconds)
     pairs.push({
       seconds: pairSeconds,
       service: serviceRate,

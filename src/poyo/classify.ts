@@ -129,13 +129,13 @@ function errorCodes(err: unknown): string[] {
 }
 
 /** The codes of the error, or of its cause when it has none of its own. */
-function causeCodes(err: unknown): string[] {
+function failureCodes(err: unknown): string[] {
   const own = errorCodes(err)
   return own.length > 0 ? own : errorCodes((err as { cause?: unknown } | null)?.cause)
 }
 
 export function isConnectFailure(err: unknown): boolean {
-  const codes = causeCodes(err)
+  const codes = failureCodes(err)
   return codes.length > 0 && codes.every((code) => CONNECT_FAILURE_CODES.has(code))
 }
 
@@ -153,7 +153,7 @@ function isTimeout(err: unknown): boolean {
  */
 export function networkError(args: { endpoint: PoyoEndpoint; err: unknown; timeoutMs: number }): PoyoError {
   const { endpoint, err, timeoutMs } = args
-  const codes = causeCodes(err)
+  const codes = failureCodes(err)
   const detail = codes.length > 0 ? codes.join(', ') : err instanceof Error ? err.message : String(err)
   if (isConnectFailure(err)) {
     return new PoyoError({

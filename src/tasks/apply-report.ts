@@ -5,7 +5,7 @@ import { nextPollDelayMs } from './poll-schedule.js'
 import { isTerminal, judgeUpdate, TaskErrorCode, type TaskStatus, type UpdateVerdict } from './status.js'
 import type { TaskChanges } from './task-changes.js'
 import { readTaskState, type TaskState } from './task-state.js'
-import { type TaskEventRecord, type TransitionArgs, transition } from './transitions.js'
+import { insertEventsSql, type TaskEventRecord, type TransitionArgs, transition } from './transitions.js'
 
 /** What PoYo says about a task, from a (confirmed) callback or a poll. */
 export type ProviderReport = Pick<
@@ -125,16 +125,9 @@ function changesFor(task: TaskState, report: ProviderReport, now: Date, verdict:
   return data
 }
 
-/** `events` in order, as the first step of a statement (`$1` the task, `$2` the time, `$3` the events). */
-const insertEventsStep = `
-  INSERT INTO task_events (task_id, type, source, payload, created_at)
-  SELECT $1::uuid, (e ->> 'type')::"TaskEventType", (e ->> 'source')::"TaskEventSource", e -> 'payload', $2::timestamptz
-  FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS r(e, ord)
-  ORDER BY ord`
-
 // One statement each, not a transaction: every progress poll of a running task takes one.
 const raiseProgressSql = `
-  WITH noted AS (${insertEventsStep}), raised AS (
+  WITH noted AS (${insertEventsSql}), raised AS (
     UPDATE tasks SET progress = $4::int, updated_at = $2::timestamptz
     WHERE id = $1::uuid AND status = 'running' AND progress < $4::int
     RETURNING 1
@@ -143,7 +136,7 @@ const raiseProgressSql = `
 prepareStatement(raiseProgressSql)
 
 const recordIgnoredSql = `
-  WITH noted AS (${insertEventsStep}), adopted AS (
+  WITH noted AS (${insertEventsSql}), adopted AS (
     UPDATE tasks SET provider_task_id = $4::text
     WHERE $4::text IS NOT NULL AND id = $1::uuid AND provider_task_id IS NULL
   )

@@ -16,15 +16,21 @@ export interface TaskEventRecord {
   payload: Record<string, unknown>
 }
 
-const insertEventSql = `
+/**
+ * Inserts the events of a JSON array in its order (`$1` the task, `$2` the time, `$3` the
+ * events as {type, source, payload}): a statement of its own, or the first step of one that
+ * also changes the task (see apply-report).
+ */
+export const insertEventsSql = `
   INSERT INTO task_events (task_id, type, source, payload, created_at)
-  VALUES ($1::uuid, $2::"TaskEventType", $3::"TaskEventSource", $4::jsonb, $5::timestamptz)`
-prepareStatement(insertEventSql)
+  SELECT $1::uuid, (e ->> 'type')::"TaskEventType", (e ->> 'source')::"TaskEventSource", e -> 'payload', $2::timestamptz
+  FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS r(e, ord)
+  ORDER BY ord`
+prepareStatement(insertEventsSql)
 
 /** Records one event (a raw statement: every poll writes one, and Prisma's create costs several times its CPU). */
 export async function recordEvent(db: Db, taskId: string, event: TaskEventRecord, at: Date): Promise<void> {
-  const { type, source, payload } = event
-  await queryRows(db, insertEventSql, [taskId, type, source, JSON.stringify(payload), at])
+  await queryRows(db, insertEventsSql, [taskId, at, JSON.stringify([event])])
 }
 
 export interface TransitionArgs {

@@ -59,8 +59,7 @@ export function createCallbackSender(deps: CallbackSenderDeps): { schedule(task:
       httpStatus = res.statusCode
       await res.body.dump()
     } catch (err) {
-      error =
-        err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err)
+      error = err instanceof Error ? err.message : String(err)
     }
     if (lifecycle.closed || store.tasks.get(task.id) !== task) return
     const ok = httpStatus !== null && httpStatus >= 200 && httpStatus < 300
