@@ -7,7 +7,8 @@
  * service through tsx, as `npm start` does, instead of compiled by tsc as the Docker image
  * runs it), --node-options="…" (the service's NODE_OPTIONS; default: the Dockerfile's),
  * --explain (EXPLAIN ANALYZE of the SQL each query route sends, into the results),
- * --service-env=NAME=VALUE (repeatable: one more variable of the service's environment).
+ * --service-env=NAME=VALUE (repeatable: one more variable of the service's environment),
+ * --load-generator=sockets|autocannon (what drives the 50-connection runs; default sockets).
  */
 import { loadavg } from 'node:os'
 import { join } from 'node:path'
@@ -20,6 +21,7 @@ import { startBenchDb } from './lib/db.js'
 import { benchE2e } from './lib/e2e.js'
 import { explainEndpoints } from './lib/explain.js'
 import { benchIngest } from './lib/ingest.js'
+import { type LoadGenerator, loadGenerators, useLoadGenerator } from './lib/load.js'
 import { cleanupAll, memoryOf, sampleMemory } from './lib/procs.js'
 import { benchQueries } from './lib/queries.js'
 import { type Check, machineInfo, table, writeResults } from './lib/report.js'
@@ -41,6 +43,7 @@ const { values: flags } = parseArgs({
     'node-options': { type: 'string' },
     explain: { type: 'boolean', default: false },
     'service-env': { type: 'string', multiple: true },
+    'load-generator': { type: 'string', default: 'sockets' },
   },
 })
 
@@ -51,6 +54,11 @@ function serviceEnvPair(pair: string): [string, string] {
   return [pair.slice(0, at), pair.slice(at + 1)]
 }
 
+const generator = flags['load-generator'] as LoadGenerator
+if (!loadGenerators.includes(generator))
+  throw new Error(`--load-generator: one of ${loadGenerators.join(', ')}`)
+useLoadGenerator(generator)
+
 const quick = flags.quick ?? false
 const only = flags.only ? (flags.only.split(',') as Section[]) : [...sections]
 for (const name of only) if (!sections.includes(name)) throw new Error(`--only: unknown section ${name}`)
@@ -59,6 +67,7 @@ const sizes = quick
   ? {
       ingestTasks: 20_000,
       ingestPairs: 2,
+      ingestWarmup: 2,
       loadSeconds: 3,
       warmup: 1,
       latencySeconds: 2,
@@ -71,6 +80,7 @@ const sizes = quick
   : {
       ingestTasks: 60_000,
       ingestPairs: 4,
+      ingestWarmup: 8,
       loadSeconds: 10,
       warmup: 2,
       latencySeconds: 5,
@@ -149,7 +159,7 @@ async function main(): Promise<number> {
       benchIngest(db, stack, admin.apiKey.id, {
         tasks: sizes.ingestTasks,
         seconds: sizes.loadSeconds,
-        warmupSeconds: sizes.warmup,
+        warmupSeconds: sizes.ingestWarmup,
         pairs: sizes.ingestPairs,
       }),
     ingestChecks,
@@ -209,6 +219,7 @@ async function main(): Promise<number> {
   const complete = !quick && only.length === sections.length && Object.keys(errors).length === 0
   const label = [
     flags.tsx ? 'tsx' : '',
+    generator === 'sockets' ? '' : generator,
     quick ? 'quick' : '',
     only.length < sections.length ? `only-${only.join('-')}` : '',
   ].filter(Boolean)
@@ -228,6 +239,7 @@ async function main(): Promise<number> {
         env: { ...stack.env, DATABASE_URL: '(bench database)' },
       },
       postgres: 'embedded, fsync=off, synchronous_commit=off, full_page_writes=off (ephemeral)',
+      loadGenerator: generator,
       targets,
     },
     checks,

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { Clock } from './clock.js'
 import type { Config } from './config.js'
 import type { PrismaClient } from './db/client.js'
 import type { JobQueue } from './db/job-queue.js'
-import type { Logger } from './logger.js'
+import { type Logger, lazyChildLogger } from './logger.js'
 import authPlugin from './plugins/auth.js'
 import errorsPlugin from './plugins/errors.js'
 import listenHubPlugin from './plugins/listen-hub.js'
@@ -64,6 +64,7 @@ const requestIdPattern = /^[\w.:-]{1,128}$/
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
+    childLoggerFactory: lazyChildLogger as unknown as NonNullable<FastifyServerOptions['childLoggerFactory']>,
     // A caller's X-Request-Id is kept when it looks like one, so logs join across services.
     genReqId: (request) => {
       const given = request.headers['x-request-id']

@@ -1,49 +1,9 @@
 import autocannon from 'autocannon'
 import { Client } from 'undici'
+import { type LoadOptions, type LoadResult, percentiles, type Step } from './latency.js'
+import { fireSockets } from './socket-load.js'
 
-export interface Latency {
-  p50: number
-  p99: number
-  max: number
-}
-
-export interface LoadResult extends Latency {
-  /** Responses received (any status). */
-  requests: number
-  /** 2xx responses per second. */
-  rps: number
-  non2xx: number
-  errors: number
-  connections: number
-  seconds: number
-}
-
-export interface Step {
-  path: string
-  method?: 'GET' | 'POST' | 'PUT'
-  body?: string
-  headers?: Record<string, string>
-}
-
-export interface LoadOptions {
-  /** http://127.0.0.1:port */
-  base: string
-  connections: number
-  seconds: number
-  /** Send this many requests, then stop (within `seconds` + 30 s at most). */
-  amount?: number
-  /** The request to send, or a function returning the next one (called per request). */
-  step: Step | (() => Step)
-}
-
-/** Nearest-rank percentiles over latencies in ms, kept at full precision (autocannon's histogram rounds to 1 ms). */
-export function percentiles(values: number[]): Latency {
-  if (values.length === 0) return { p50: Number.NaN, p99: Number.NaN, max: Number.NaN }
-  const sorted = Float64Array.from(values).sort()
-  const at = (q: number) =>
-    sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN
-  return { p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1] ?? Number.NaN }
-}
+export { type Latency, type LoadOptions, type LoadResult, percentiles, type Step } from './latency.js'
 
 /** A step as an autocannon request. */
 export function toRequest(step: Step) {
@@ -55,8 +15,22 @@ export function toRequest(step: Step) {
   }
 }
 
-/** Runs autocannon for a bounded time and reports 2xx throughput and 2xx latencies. */
-export async function fire(options: LoadOptions): Promise<LoadResult> {
+export const loadGenerators = ['sockets', 'autocannon'] as const
+export type LoadGenerator = (typeof loadGenerators)[number]
+let generator: LoadGenerator = 'sockets'
+
+/** The load generator of every `fire` from now on (the bench's --load-generator). */
+export function useLoadGenerator(name: LoadGenerator): void {
+  generator = name
+}
+
+/** Many connections in a closed loop for a bounded time: 2xx throughput and 2xx latencies. */
+export function fire(options: LoadOptions): Promise<LoadResult> {
+  return generator === 'sockets' ? fireSockets(options) : fireAutocannon(options)
+}
+
+/** `fire` through autocannon. */
+async function fireAutocannon(options: LoadOptions): Promise<LoadResult> {
   const latencies: number[] = []
   let non2xx = 0
   let responses = 0

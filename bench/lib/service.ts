@@ -34,6 +34,8 @@ export interface StackOptions {
   nodeOptions?: string | undefined
   /** More of the service's environment, over the bench's own settings (e.g. WORKERS_ENABLED=false). */
   extraEnv?: Record<string, string>
+  /** More arguments to node before the script (V8 flags NODE_OPTIONS refuses, e.g. --trace-gc). */
+  nodeArgs?: string[]
 }
 
 /** Starts the PoYo simulator and the service (`node --import tsx src/server.ts`), each its own process. */
@@ -68,7 +70,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     ...(options.nodeOptions ? { NODE_OPTIONS: options.nodeOptions } : {}),
     ...options.extraEnv,
   }
-  const nodeArgs = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : []
+  const nodeArgs = [
+    ...(options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : []),
+    ...(options.nodeArgs ?? []),
+  ]
   const script = options.built ? await buildService() : 'src/server.ts'
   const service = spawnNode('service', script, env, nodeArgs)
   await waitReady(service, `${base}/readyz`)

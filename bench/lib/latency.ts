@@ -1,0 +1,47 @@
+/** What a load run reports, and the requests it sends. */
+
+export interface Latency {
+  p50: number
+  p99: number
+  max: number
+}
+
+export interface LoadResult extends Latency {
+  /** Responses received (any status). */
+  requests: number
+  /** 2xx responses per second. */
+  rps: number
+  non2xx: number
+  errors: number
+  connections: number
+  seconds: number
+}
+
+export interface Step {
+  path: string
+  method?: 'GET' | 'POST' | 'PUT'
+  body?: string
+  headers?: Record<string, string>
+}
+
+export interface LoadOptions {
+  /** http://127.0.0.1:port */
+  base: string
+  connections: number
+  seconds: number
+  /** Send this many requests, then stop (within `seconds` + 30 s at most). */
+  amount?: number
+  /** The request to send, or a function returning the next one (called per request). */
+  step: Step | (() => Step)
+  /** Called on each 2xx answer: ms since the run started, and its latency in ms (sockets only). */
+  onResponse?: (atMs: number, latencyMs: number) => void
+}
+
+/** Nearest-rank percentiles over latencies in ms, kept at full precision (autocannon's histogram rounds to 1 ms). */
+export function percentiles(values: number[]): Latency {
+  if (values.length === 0) return { p50: Number.NaN, p99: Number.NaN, max: Number.NaN }
+  const sorted = Float64Array.from(values).sort()
+  const at = (q: number) =>
+    sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN
+  return { p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1] ?? Number.NaN }
+}
