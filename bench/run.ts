@@ -8,7 +8,8 @@
  * runs it), --node-options="…" (the service's NODE_OPTIONS; default: the Dockerfile's),
  * --explain (EXPLAIN ANALYZE of the SQL each query route sends, into the results),
  * --service-env=NAME=VALUE (repeatable: one more variable of the service's environment),
- * --load-generator=sockets|autocannon (what drives the 50-connection runs; default sockets).
+ * --load-generator=sockets|autocannon (what drives the 50-connection runs; default sockets),
+ * --node-args="…" (node flags for the service that NODE_OPTIONS refuses, e.g. --trace-gc).
  */
 import { loadavg } from 'node:os'
 import { join } from 'node:path'
@@ -44,6 +45,7 @@ const { values: flags } = parseArgs({
     explain: { type: 'boolean', default: false },
     'service-env': { type: 'string', multiple: true },
     'load-generator': { type: 'string', default: 'sockets' },
+    'node-args': { type: 'string' },
   },
 })
 
@@ -118,6 +120,7 @@ async function main(): Promise<number> {
     built: !flags.tsx,
     nodeOptions,
     extraEnv: Object.fromEntries((flags['service-env'] ?? []).map(serviceEnvPair)),
+    nodeArgs: flags['node-args']?.split(' ').filter(Boolean) ?? [],
   })
   const memory = sampleMemory(stack.service.pid)
   log(
