@@ -1,6 +1,6 @@
 import { Agent, request } from 'undici'
 import type { Clock } from '../clock.js'
-import type { PrismaClient } from '../db/client.js'
+import { type PrismaClient, prepareStatement, queryRows } from '../db/client.js'
 import type { ServiceLogger } from '../logger.js'
 import { nextAttemptDelayMs } from './schedule.js'
 import { signWebhook } from './signing.js'
@@ -195,7 +195,24 @@ export async function attemptDelivery(deps: DeliveryDeps, deliveryId: string): P
   )
 }
 
-/** Claims due deliveries with a lease, so concurrent sweeps never send one twice at once. */
+/**
+ * Takes due deliveries with a lease, so concurrent sweeps never send one twice at once. The
+ * status is a literal so that the partial index webhook_deliveries_due_manual (pending ones
+ * only) answers it: every delivery ever made stays in the table, and the sweep runs each second.
+ */
+export const claimDueDeliveriesSql = `
+  UPDATE webhook_deliveries SET next_attempt_at = $2::timestamptz
+  WHERE id IN (
+    SELECT id FROM webhook_deliveries
+    WHERE status = 'pending' AND next_attempt_at <= $1::timestamptz
+    ORDER BY next_attempt_at
+    LIMIT $3::int
+    FOR UPDATE SKIP LOCKED
+  )
+  RETURNING id`
+prepareStatement(claimDueDeliveriesSql)
+
+/** Claims due deliveries with a lease of `leaseMs`; returns their ids. */
 export async function claimDueDeliveries(
   prisma: PrismaClient,
   now: Date,
@@ -203,15 +220,6 @@ export async function claimDueDeliveries(
   leaseMs: number,
 ): Promise<string[]> {
   const leaseUntil = new Date(now.getTime() + leaseMs)
-  const rows = await prisma.$queryRaw<{ id: string }[]>`
-    UPDATE webhook_deliveries SET next_attempt_at = ${leaseUntil}
-    WHERE id IN (
-      SELECT id FROM webhook_deliveries
-      WHERE status = 'pending' AND next_attempt_at <= ${now}
-      ORDER BY next_attempt_at
-      LIMIT ${limit}
-      FOR UPDATE SKIP LOCKED
-    )
-    RETURNING id`
+  const rows = await queryRows<{ id: string }>(prisma, claimDueDeliveriesSql, [now, leaseUntil, limit])
   return rows.map((row) => row.id)
 }

@@ -4,8 +4,9 @@
  * exactly when the sweeps must stay cheap. Checked with EXPLAIN ANALYZE on 20,000 tasks, as
  * the statements run from the service (named prepared statements, so generic plans too).
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { failOverdueTasks, overdueTasksSql } from '../../src/tasks/poll.js'
+import { claimDueDeliveriesSql } from '../../src/webhooks/deliver.js'
 import { buildTestApp } from '../helpers/app.js'
 
 const { runtime } = await buildTestApp(t, { WORKERS_ENABLED: 'false' })
@@ -26,55 +27,103 @@ await prisma.$executeRaw`
          now() - interval '40 days', now(),
          CASE WHEN i <= 5000 THEN now() - interval '30 days' END
   FROM generate_series(1, 20000) AS i`
+// Deliveries for every task (two events each; at this size the UPDATE finds claimed rows by key): most delivered long ago, some
+// pending for later, and 20 pending and due.
+await prisma.$executeRaw`
+  INSERT INTO webhook_deliveries (id, task_id, event, url, payload, status, next_attempt_at, created_at, updated_at)
+  SELECT gen_random_uuid(), ('00000000-0000-7000-8000-' || lpad(i::text, 12, '0'))::uuid, e::"TaskStatus",
+         'https://example.com/hook', '{}',
+         CASE WHEN i <= 19900 THEN 'delivered' ELSE 'pending' END::"WebhookDeliveryStatus",
+         CASE WHEN i <= 19900 THEN now() - interval '30 days'
+              WHEN i > 19980 AND e = 'finished' THEN now() - interval '1 minute'
+              ELSE now() + interval '1 hour' END,
+         now() - interval '30 days', now()
+  FROM generate_series(1, 20000) AS i, unnest(ARRAY['not_started', 'finished']) AS e`
 await prisma.$executeRaw`VACUUM (ANALYZE) tasks`
+await prisma.$executeRaw`VACUUM (ANALYZE) webhook_deliveries`
 
 interface PlanNode {
   'Node Type': string
   'Index Name'?: string
   'Actual Rows': number
+  'Actual Loops'?: number
   'Rows Removed by Filter'?: number
   Plans?: PlanNode[]
 }
 const nodes = (node: PlanNode): PlanNode[] => [node, ...(node.Plans ?? []).flatMap(nodes)]
 
-/** The plan of `sql` as a prepared statement given `values`: custom, or generic as after five runs. */
+/** Thrown to roll back what EXPLAIN ANALYZE of a write did. */
+class RolledBack extends Error {}
+
+/**
+ * The plan of `sql` as a prepared statement given `values`: custom, or generic as after five
+ * runs. EXPLAIN ANALYZE runs it; whatever it writes is rolled back.
+ */
 async function planOf(sql: string, types: string[], values: string[], generic: boolean) {
-  return prisma.$transaction(async (tx) => {
-    await tx.$executeRawUnsafe(`SET LOCAL plan_cache_mode = ${generic ? 'force_generic_plan' : 'auto'}`)
-    await tx.$executeRawUnsafe(`PREPARE planned (${types.join(', ')}) AS ${sql}`)
-    try {
+  let plan: PlanNode[] = []
+  await prisma
+    .$transaction(async (tx) => {
+      await tx.$executeRawUnsafe(`SET LOCAL plan_cache_mode = ${generic ? 'force_generic_plan' : 'auto'}`)
+      await tx.$executeRawUnsafe(`PREPARE planned (${types.join(', ')}) AS ${sql}`)
       const [row] = await tx.$queryRawUnsafe<{ 'QUERY PLAN': [{ Plan: PlanNode }] }[]>(
         `EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE planned (${values.join(', ')})`,
       )
-      return nodes(row!['QUERY PLAN'][0].Plan)
-    } finally {
-      await tx.$executeRawUnsafe('DEALLOCATE planned')
-    }
-  })
+      plan = nodes(row!['QUERY PLAN'][0].Plan)
+      throw new RolledBack()
+    })
+    .catch((error: unknown) => {
+      if (!(error instanceof RolledBack)) throw error
+    })
+  // PREPARE is not transactional.
+  await prisma.$executeRawUnsafe('DEALLOCATE ALL')
+  return plan
+}
+
+/** Index entries the plan's index scans touched: returned plus skipped by a filter. */
+const entriesRead = (all: PlanNode[]) =>
+  all
+    .filter((node) => node['Node Type'].startsWith('Index'))
+    .reduce((sum, scan) => sum + scan['Actual Rows'] + (scan['Rows Removed by Filter'] ?? 0), 0)
+
+/** Asserts that `all` reads `index` and no table in full. */
+function readsOnly(t: Test, all: PlanNode[], index: string, exceptPkey = false) {
+  const shape = JSON.stringify(all.map((node) => node['Index Name'] ?? node['Node Type']))
+  t.notOk(
+    all.some((node) => node['Node Type'].includes('Seq Scan')),
+    `no sequential scan ${shape}`,
+  )
+  const scans = all.filter((node) => node['Node Type'].startsWith('Index'))
+  t.ok(
+    scans.some((scan) => scan['Index Name'] === index) &&
+      scans.every(
+        (scan) => scan['Index Name'] === index || (exceptPkey && scan['Index Name']?.endsWith('_pkey')),
+      ),
+    `reads ${index} ${shape}`,
+  )
 }
 
 for (const generic of [false, true]) {
-  t.test(
-    `the deadline watch reads only overdue active tasks (${generic ? 'generic' : 'custom'} plan)`,
-    async (t) => {
-      const all = await planOf(overdueTasksSql, ['timestamptz', 'int'], ['now()', '500'], generic)
-      const shape = JSON.stringify(all.map((node) => node['Index Name'] ?? node['Node Type']))
-      t.notOk(
-        all.some((node) => node['Node Type'].includes('Seq Scan')),
-        `no sequential scan ${shape}`,
-      )
-      const scans = all.filter((node) => node['Node Type'].startsWith('Index'))
-      t.ok(
-        scans.length > 0 && scans.every((scan) => scan['Index Name'] === 'tasks_active_deadline_manual'),
-        `reads tasks_active_deadline_manual ${shape}`,
-      )
-      const read = scans.reduce(
-        (sum, scan) => sum + scan['Actual Rows'] + (scan['Rows Removed by Filter'] ?? 0),
-        0,
-      )
-      t.equal(read, 30, 'reads the 30 overdue tasks and nothing else')
-    },
-  )
+  const plan = generic ? 'generic' : 'custom'
+
+  t.test(`the deadline watch reads only overdue active tasks (${plan} plan)`, async (t) => {
+    const all = await planOf(overdueTasksSql, ['timestamptz', 'int'], ['now()', '500'], generic)
+    readsOnly(t, all, 'tasks_active_deadline_manual')
+    t.equal(entriesRead(all), 30, 'reads the 30 overdue tasks and nothing else')
+  })
+
+  t.test(`the webhook sweep reads only due pending deliveries (${plan} plan)`, async (t) => {
+    const all = await planOf(
+      claimDueDeliveriesSql,
+      ['timestamptz', 'timestamptz', 'int'],
+      ['now()', "now() + interval '1 minute'", '50'],
+      generic,
+    )
+    // The UPDATE finds each claimed row again by its primary key.
+    readsOnly(t, all, 'webhook_deliveries_due_manual', true)
+    const due = all.filter((node) => node['Index Name'] === 'webhook_deliveries_due_manual')
+    t.equal(entriesRead(due), 20, 'reads the 20 due deliveries and nothing else')
+    t.equal(all[0]?.['Actual Rows'], 20, 'and claims them')
+  })
 }
 
 t.test('the deadline watch fails overdue active tasks, longest overdue first, and no others', async (t) => {
