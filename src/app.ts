@@ -88,8 +88,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.decorate('callbackSecret', deps.callbackSecret)
   app.decorate('wakeSubmitter', deps.wakeSubmitter)
   app.decorate('webhookPolicy', deps.webhookPolicy)
-  app.addHook('onSend', async (request, reply) => {
+  // Callback-style hooks here and in the plugins on every request: an async hook costs a
+  // promise and its microtasks per request, for work that never waits.
+  app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id)
+    done(null, payload)
   })
 
   await app.register(errorsPlugin)

@@ -1,5 +1,5 @@
 import rateLimit from '@fastify/rate-limit'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { type ApiKeyVerifier, createApiKeyVerifier } from '../auth/key-cache.js'
 import { UnauthorizedError } from '../errors.js'
@@ -47,8 +47,8 @@ async function authPlugin(app: FastifyInstance) {
   app.decorate('apiKeys', createApiKeyVerifier({ prisma: app.prisma, hub: app.listenHub }))
   app.decorateRequest('caller', null as unknown as Caller)
 
-  app.addHook('onRequest', async (request, reply) => {
-    if (!needsApiKey(request)) return
+  /** Verifies the caller's key and sets `request.caller`; throws 401 without a good one. */
+  async function authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const token = bearerToken(request)
     reply.header('www-authenticate', 'Bearer')
     if (!token) throw new UnauthorizedError('An API key is required: Authorization: Bearer <key>')
@@ -65,6 +65,12 @@ async function authPlugin(app: FastifyInstance) {
         .update({ where: { id: apiKey.id }, data: { lastUsedAt: new Date(now) } })
         .catch((error) => request.log.warn({ err: error }, 'could not record last_used_at'))
     }
+  }
+
+  // Callback style: routes without a key (callbacks, health) pass without a promise.
+  app.addHook('onRequest', (request, reply, done) => {
+    if (!needsApiKey(request)) return done()
+    authenticate(request, reply).then(() => done(), done)
   })
 
   await app.register(rateLimit, {

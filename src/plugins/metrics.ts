@@ -12,12 +12,23 @@ async function metricsPlugin(app: FastifyInstance) {
   })
   app.addHook('onClose', async () => setQueueDepthReader(null))
 
-  app.addHook('onResponse', async (request, reply) => {
+  // One child per method, route and status, looked up by a joined key: prom-client's
+  // observe(labels, …) checks and sorts the labels at every call.
+  const durations = new Map<string, { observe(seconds: number): void }>()
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched'
-    httpRequestDuration.observe(
-      { method: request.method, route, status_code: String(reply.statusCode) },
-      reply.elapsedTime / 1000,
-    )
+    const key = `${request.method} ${reply.statusCode} ${route}`
+    let observer = durations.get(key)
+    if (!observer) {
+      observer = httpRequestDuration.labels({
+        method: request.method,
+        route,
+        status_code: String(reply.statusCode),
+      })
+      durations.set(key, observer)
+    }
+    observer.observe(reply.elapsedTime / 1000)
+    done()
   })
 
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {

@@ -20,6 +20,8 @@ const callbackRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/callbacks/poyo/:id',
     {
       bodyLimit: 256 * 1024,
+      // Limits are per API key and callbacks carry none (the URL token authenticates them).
+      config: { rateLimit: false },
       schema: {
         tags: ['callbacks'],
         summary: "PoYo's task callback (token in the URL; no API key)",

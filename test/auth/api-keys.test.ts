@@ -7,7 +7,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import t, { type Test } from 'tap'
 import { createApiKey } from '../../src/auth/api-keys.js'
-import { callbackToken } from '../../src/tasks/callback-token.js'
+import { callbackToken, callbackUrl } from '../../src/tasks/callback-token.js'
 import { buildTestApp } from '../helpers/app.js'
 import { sleep, waitFor } from '../helpers/wait.js'
 
@@ -338,4 +338,16 @@ t.test('each key has its own rate limit', async (t) => {
     }
   }
   t.pass('operations routes are not limited')
+  // PoYo's callbacks carry no key (their URL token authenticates them): never limited.
+  const unknownTask = '0190f3a2-0000-7000-8000-00000000beef'
+  for (let i = 0; i < 7; i++) {
+    const response = await limited.app.inject({
+      method: 'POST',
+      url: callbackUrl('', limited.app.callbackSecret, unknownTask),
+      headers: { authorization: undefined },
+      payload: { task_id: 'poyo-x', status: 'running', progress: 10, files: [] },
+    })
+    if (response.statusCode !== 200) t.fail(`callback #${i + 1} answered ${response.statusCode}`)
+  }
+  t.pass('callbacks are not limited')
 })
