@@ -26,6 +26,9 @@ export async function startJobQueue(databaseUrl: string, logger: Logger): Promis
     application_name: 'poyo-task-service:jobs',
     // Schedules (cron) are not used; polling is driven by the sweep chain.
     schedule: false,
+    // The sweep chains complete about 2 jobs a second; kept 12 h (the default), they made the
+    // job tables that maintenance scans every 2 minutes 12 times larger.
+    archiveCompletedAfterSeconds: 3600,
   })
   boss.on('error', (error: Error & { code?: string }) => {
     // 57P01: the server closed the connection (it is shutting down); pg-boss reconnects if it comes back.
@@ -53,7 +56,30 @@ export async function startJobQueue(databaseUrl: string, logger: Logger): Promis
       expireInSeconds: 300,
     })
   }
+  await addFetchOrderIndex(boss)
   return boss
+}
+
+/**
+ * pg-boss fetches the next jobs of a queue in (priority desc, created_on, id) order, but its
+ * own fetch index (job_i5) is on (name, start_after): with a backlog every fetch read and
+ * sorted all of it (42–112 ms at 20,000 waiting submit jobs), and the consumer fetches each
+ * time half its slots free up. This index gives the order, so a fetch reads the jobs it
+ * takes. Made on the partitioned parent, so every queue's partition has it, and again at
+ * each start (IF NOT EXISTS), as pg-boss owns its schema and could drop it when it migrates.
+ */
+export const fetchOrderIndexSql = `
+  CREATE INDEX IF NOT EXISTS job_fetch_order_manual ON pgboss.job (name, priority DESC, created_on, id)
+  WHERE state < 'active'`
+
+async function addFetchOrderIndex(boss: JobQueue): Promise<void> {
+  await boss
+    .getDb()
+    .executeSql(fetchOrderIndexSql, [])
+    .catch((error: { code?: string }) => {
+      // Another instance starting at the same moment made it first (IF NOT EXISTS is not atomic).
+      if (error.code !== '42P07' && error.code !== '23505') throw error
+    })
 }
 
 /**
