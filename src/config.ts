@@ -49,7 +49,7 @@ export const EnvSchema = Type.Object({
   /** How often due tasks are looked for, in milliseconds. */
   POLL_SWEEP_INTERVAL_MS: Type.Integer({ default: 1_000, minimum: 100 }),
   /** How often the stats rollup takes in recent changes, in milliseconds (GET /v1/stats is exact either way). */
-  STATS_REFRESH_INTERVAL_MS: Type.Integer({ default: 15_000, minimum: 1_000 }),
+  STATS_REFRESH_INTERVAL_MS: Type.Integer({ default: 5_000, minimum: 1_000 }),
   /** Requests per minute each API key may make. */
   RATE_LIMIT_PER_MINUTE: Type.Integer({ default: 1200, minimum: 1 }),
   /** Allow webhook URLs on private, loopback and link-local addresses (local development, tests). */

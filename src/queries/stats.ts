@@ -4,7 +4,7 @@ import { Prisma } from '../generated/prisma/client.js'
 import type { StatsQuery } from '../schemas/queries.js'
 import { percentile } from '../stats/histogram.js'
 import { bucketStarts, dayMs, hourMs, hoursOfDays, planDurations, planWindow } from '../stats/plan.js'
-import { dirtyHours, readCounts, readDurations, readSeries, rollupScope } from '../stats/read.js'
+import { readCounts, readDurations, readSeries, rollupScope, unfoldedBuckets } from '../stats/read.js'
 import type { Caller } from '../tasks/caller.js'
 import { TaskStatus } from '../tasks/status.js'
 import { invalidParameter, parseInstant } from './params.js'
@@ -65,9 +65,14 @@ export async function taskStats(prisma: PrismaClient, caller: Caller, window: St
       // Each read is small: starting parallel workers would cost more than it saves.
       await tx.$executeRaw`SET LOCAL max_parallel_workers_per_gather = 0`
       // The whole days the window touches: a partial edge day may be read whole, less its outside part.
-      const dirty = await dirtyHours(tx, Math.floor(from / dayMs) * dayMs, Math.ceil(to / dayMs) * dayMs)
-      const plan = planWindow(from, to, dirty, window.now.getTime())
-      const durationPlan = planDurations(from, to, dirty, window.now.getTime())
+      const unfolded = await unfoldedBuckets(
+        tx,
+        Math.floor(from / dayMs) * dayMs,
+        Math.ceil(to / dayMs) * dayMs,
+      )
+      const now = window.now.getTime()
+      const plan = planWindow(from, to, unfolded.hours, now)
+      const durationPlan = planDurations(from, to, unfolded.hours, now, unfolded.durationDays)
       const [seriesDays, seriesHours] =
         window.bucket === 'day' ? [plan.days, plan.hours] : [[], [...hoursOfDays(plan.days), ...plan.hours]]
       return {

@@ -2,6 +2,8 @@
  * How a stats window is answered: from day rollup rows where a whole UTC day is inside the
  * window and none of its hours is dirty, from hour rows for the other whole clean hours,
  * and live from `tasks` for the rest (the dirty hours, and the partial hours at the edges).
+ * Dirty hours are those `stats_dirty` names, waiting for a recount; a bucket read from the
+ * rollup is read with its pending deltas (src/stats/read.ts), so it is exact however recent.
  * A clean partial hour mostly inside the window is its hour row minus the tasks of the part
  * outside, counted live: a window ending now then reads a few seconds of tasks, not an hour.
  * "Mostly" compares the parts up to `now` only: no task is created or ends in the future.
@@ -103,15 +105,22 @@ export interface DurationPlan {
 
 /**
  * Whole clean days from day rows; a clean partial day mostly inside the window as its row
- * minus the part outside; anything else (dirty days, small parts of days) live.
+ * minus the part outside; anything else (dirty days, small parts of days) live. A day in
+ * `recountDays` (it lost a duration its histogram cannot give back) is not clean.
  */
-export function planDurations(from: number, to: number, dirtyHours: Set<number>, now: number): DurationPlan {
+export function planDurations(
+  from: number,
+  to: number,
+  dirtyHours: Set<number>,
+  now: number,
+  recountDays: Set<number> = new Set(),
+): DurationPlan {
   const plan: DurationPlan = { days: [], live: [], minus: [] }
   for (let day = floorTo(from, dayMs); day < to; day += dayMs) {
     const inside = { from: Math.max(day, from), to: Math.min(day + dayMs, to) }
     const whole = { from: day, to: day + dayMs }
     let outside: Range[] | null = null
-    if (dayIsClean(day, dirtyHours))
+    if (dayIsClean(day, dirtyHours) && !recountDays.has(day))
       outside = inside.to - inside.from === dayMs ? [] : subtractedParts(whole, inside, now)
     if (outside) {
       plan.days.push(day)

@@ -1,150 +1,92 @@
 import type { PrismaClient } from '../db/client.js'
-import { Prisma } from '../generated/prisma/client.js'
-import { durationBinSql, durationSecondsSql, hasDurationSql } from './histogram.js'
+import type { Prisma } from '../generated/prisma/client.js'
+import { foldDurationDeltas, foldRollupDeltas } from './fold.js'
 import { dayMs } from './plan.js'
+import { recountDurations, recountHours } from './recount.js'
 
 type Tx = Prisma.TransactionClient
-type Grain = 'hour' | 'day'
 
 /** Any fixed number: the advisory lock that keeps refreshes one at a time. */
 const refreshLockKey = 727_465_001
 
-/** Who a rollup row counts: `all` for admins, else the task's key (`none` without one). */
-const scopeSql = Prisma.sql`CASE WHEN grouping(t.api_key_id) = 1 THEN 'all' ELSE coalesce(t.api_key_id::text, 'none') END`
-
-const bucketsSql = (starts: Date[]) =>
-  Prisma.sql`(SELECT unnest(${starts.map((d) => d.toISOString())}::timestamptz[]) AS bucket)`
-
-/** Hour rows for the hours in `buckets`, counted from `tasks`: created/credits by creation time, `ended` by finished_at. */
-const freshHoursFromTasks = Prisma.sql`
-    facts AS (
-      SELECT b.bucket, t.api_key_id, t.model, t.status, 1 AS created, t.credits::numeric AS credits, 0 AS ended
-      FROM buckets b JOIN tasks t ON t.created_at >= b.bucket AND t.created_at < b.bucket + interval '1 hour'
-      UNION ALL
-      SELECT b.bucket, t.api_key_id, t.model, t.status, 0, NULL, 1
-      FROM buckets b JOIN tasks t ON t.finished_at >= b.bucket AND t.finished_at < b.bucket + interval '1 hour'
-      WHERE t.status IN ('finished', 'failed')
-    ),
-    fresh AS (
-      SELECT t.bucket, ${scopeSql} AS scope, t.model, t.status, sum(t.created)::int AS created,
-             coalesce(sum(t.credits), 0) AS credits, sum(t.ended)::int AS ended
-      FROM facts t
-      GROUP BY GROUPING SETS ((t.bucket, t.api_key_id, t.model, t.status), (t.bucket, t.model, t.status))
-    )`
-
-/**
- * Day rows for the days in `buckets` as the sums of their hour rows: far cheaper than
- * counting a busy day's tasks again. An hour of the day that is still dirty makes its hour
- * row, and so this sum, stale until it is refreshed; the stats query reads no day row of a
- * day with a dirty hour, and that hour's refresh sums the day again.
- */
-const freshFromHours = Prisma.sql`
-    fresh AS (
-      SELECT b.bucket, h.scope, h.model, h.status, sum(h.created)::int AS created,
-             sum(h.credits) AS credits, sum(h.ended)::int AS ended
-      FROM buckets b
-      JOIN stats_rollup h ON h.grain = 'hour' AND h.bucket >= b.bucket AND h.bucket < b.bucket + interval '1 day'
-      GROUP BY b.bucket, h.scope, h.model, h.status
-    )`
-
-/**
- * Writes the rollup rows of `starts` from `fresh` (rows for `grain`): upserted (unchanged
- * ones are not rewritten), and rows of groups no longer in `fresh` deleted, so a bucket that
- * became empty has no rows.
- */
-function writeRollup(tx: Tx, grain: Grain, starts: Date[], fresh: Prisma.Sql) {
-  const unit = Prisma.raw(`'${grain}'`)
-  return tx.$executeRaw`
-    WITH buckets AS ${bucketsSql(starts)},
-    ${fresh},
-    upserted AS (
-      INSERT INTO stats_rollup AS r (grain, bucket, scope, model, status, created, credits, ended)
-      SELECT ${unit}, bucket, scope, model, status, created, credits, ended FROM fresh
-      ON CONFLICT (grain, bucket, scope, model, status) DO UPDATE
-      SET created = excluded.created, credits = excluded.credits, ended = excluded.ended
-      WHERE (r.created, r.credits, r.ended) IS DISTINCT FROM (excluded.created, excluded.credits, excluded.ended)
-    )
-    DELETE FROM stats_rollup r USING buckets b
-    WHERE r.grain = ${unit} AND r.bucket = b.bucket
-      AND NOT EXISTS (SELECT 1 FROM fresh f
-                      WHERE (f.bucket, f.scope, f.model, f.status) = (r.bucket, r.scope, r.model, r.status))`
-}
-
-/** The same for the duration histograms of `days` (by creation day). */
-function recomputeDurations(tx: Tx, days: Date[]) {
-  return tx.$executeRaw`
-    WITH buckets AS ${bucketsSql(days)},
-    facts AS (
-      SELECT b.bucket, t.api_key_id, t.model, ${durationBinSql} AS bin, ${durationSecondsSql} AS seconds
-      FROM buckets b JOIN tasks t ON t.created_at >= b.bucket AND t.created_at < b.bucket + interval '1 day'
-      WHERE ${hasDurationSql}
-    ),
-    fresh AS (
-      SELECT t.bucket, ${scopeSql} AS scope, t.model, t.bin, count(*)::int AS tasks,
-             min(t.seconds) AS min_seconds, max(t.seconds) AS max_seconds
-      FROM facts t
-      GROUP BY GROUPING SETS ((t.bucket, t.api_key_id, t.model, t.bin), (t.bucket, t.model, t.bin))
-    ),
-    upserted AS (
-      INSERT INTO stats_durations AS d (bucket, scope, model, bin, tasks, min_seconds, max_seconds)
-      SELECT bucket, scope, model, bin, tasks, min_seconds, max_seconds FROM fresh
-      ON CONFLICT (bucket, scope, model, bin) DO UPDATE
-      SET tasks = excluded.tasks, min_seconds = excluded.min_seconds, max_seconds = excluded.max_seconds
-      WHERE (d.tasks, d.min_seconds, d.max_seconds)
-            IS DISTINCT FROM (excluded.tasks, excluded.min_seconds, excluded.max_seconds)
-    )
-    DELETE FROM stats_durations d USING buckets b
-    WHERE d.bucket = b.bucket
-      AND NOT EXISTS (SELECT 1 FROM fresh f WHERE (f.bucket, f.scope, f.model, f.bin) = (d.bucket, d.scope, d.model, d.bin))`
-}
-
 export interface RefreshOptions {
-  /** Dirty hours taken per transaction (a bulk load dirties thousands; keeps each one short). */
+  /** Dirty hours recounted per transaction (an upgraded database may hold thousands). */
   maxHours?: number
-  /** Tests: runs inside each transaction after the recompute, just before it commits. */
-  beforeCommit?: () => Promise<void>
+  /** Delta rows taken from each delta log per transaction (keeps each one short after an outage). */
+  maxDeltas?: number
+  /** Tests: runs inside each transaction after the fold and recounts, just before it commits. */
+  beforeCommit?: (tx: Tx) => Promise<void>
 }
 
+export interface RefreshResult {
+  /** Delta rows folded (rollup and durations). */
+  deltas: number
+  /** Hours recounted from `tasks` (named in `stats_dirty`). */
+  hours: number
+  /** Days whose duration histograms were recounted from `tasks`. */
+  days: number
+}
+
+type BatchSizes = Required<Pick<RefreshOptions, 'maxHours' | 'maxDeltas'>>
+
+const dayOf = (ms: number) => Math.floor(ms / dayMs) * dayMs
+
 /**
- * One transaction: take (delete) a batch of dirty hours, then recompute those hours and
- * their days. This cannot lose a change: the DELETE's snapshot precedes the recompute's
- * (each statement takes a new one in READ COMMITTED), so every change whose dirty row was
- * taken is in the recompute, and a change that commits later (or is still open) leaves its
- * own dirty row, which this DELETE did not see, for the next refresh. Until then the stats
- * query computes that hour live.
+ * One transaction: take a batch of dirty hours, fold a batch of each delta log, then recount
+ * what deltas cannot say (the dirty hours, and the days that lost a duration). This cannot
+ * lose a change: a task change commits with its delta rows (or, before the deltas existed,
+ * its dirty rows). A delta this fold took is in the rollup when it commits; one committed
+ * later is not seen by the DELETE that takes them, and stays for the next refresh. Recounted
+ * buckets drop their deltas in the recount's own statement (src/stats/recount.ts), and a
+ * dirty row taken here precedes the recount's snapshot (each statement takes a new one in
+ * READ COMMITTED), so its change is in the recount. Until a refresh takes them, the stats
+ * query reads pending deltas with the rollup, and counts dirty hours live.
  */
-async function refreshBatch(prisma: PrismaClient, maxHours: number, beforeCommit?: () => Promise<void>) {
+async function refreshBatch(prisma: PrismaClient, options: RefreshOptions & BatchSizes) {
   return prisma.$transaction(
-    async (tx) => {
-      // One refresh at a time, even outside the queue (a second one would insert the same keys).
+    async (tx): Promise<RefreshResult & { full: boolean }> => {
+      // One refresh at a time, even outside the queue: the fold deletes emptied rows by ctid, and
+      // two recounts of a bucket would insert the same keys.
       await tx.$queryRaw`SELECT 1 FROM pg_advisory_xact_lock(${refreshLockKey}::bigint)`
-      const taken = await tx.$queryRaw<{ bucket: Date }[]>`
-        WITH chosen AS (SELECT DISTINCT bucket FROM stats_dirty ORDER BY bucket LIMIT ${maxHours}),
+      const taken = await tx.$queryRaw<{ ms: number }[]>`
+        WITH chosen AS (SELECT DISTINCT bucket FROM stats_dirty ORDER BY bucket LIMIT ${options.maxHours}),
         taken AS (DELETE FROM stats_dirty d USING chosen c WHERE d.bucket = c.bucket RETURNING d.bucket)
-        SELECT DISTINCT bucket FROM taken`
-      if (taken.length === 0) return 0
-      const hours = taken.map((row) => row.bucket)
-      const days = [...new Set(hours.map((hour) => Math.floor(hour.getTime() / dayMs) * dayMs))].map(
-        (ms) => new Date(ms),
-      )
-      await writeRollup(tx, 'hour', hours, freshHoursFromTasks)
-      await writeRollup(tx, 'day', days, freshFromHours)
-      await recomputeDurations(tx, days)
-      await beforeCommit?.()
-      return hours.length
+        SELECT DISTINCT (extract(epoch FROM bucket) * 1000)::float8 AS ms FROM taken`
+      const hours = taken.map((row) => row.ms)
+      const dirtyDays = [...new Set(hours.map(dayOf))]
+      const rollupDeltas = await foldRollupDeltas(tx, options.maxDeltas)
+      const durations = await foldDurationDeltas(tx, options.maxDeltas, dirtyDays)
+      await recountHours(tx, hours)
+      const days = [...new Set([...dirtyDays, ...durations.removals])]
+      await recountDurations(tx, days)
+      await options.beforeCommit?.(tx)
+      return {
+        deltas: rollupDeltas + durations.taken,
+        hours: hours.length,
+        days: days.length,
+        // A full batch may have left more; a partial one took all there was when it ran.
+        full:
+          hours.length === options.maxHours ||
+          rollupDeltas === options.maxDeltas ||
+          durations.taken === options.maxDeltas,
+      }
     },
     { maxWait: 10_000, timeout: 10 * 60_000 },
   )
 }
 
-/** Brings the rollup up to date with every change committed before it started; returns the hours redone. */
-export async function refreshStats(prisma: PrismaClient, options: RefreshOptions = {}): Promise<number> {
-  const maxHours = options.maxHours ?? 7 * 24
-  let total = 0
+/** Brings the rollup up to date with every change committed before it started. */
+export async function refreshStats(
+  prisma: PrismaClient,
+  options: RefreshOptions = {},
+): Promise<RefreshResult> {
+  const batch = { maxHours: 7 * 24, maxDeltas: 50_000, ...options }
+  const total: RefreshResult = { deltas: 0, hours: 0, days: 0 }
   for (;;) {
-    const hours = await refreshBatch(prisma, maxHours, options.beforeCommit)
-    total += hours
-    // A full batch may have left more; a partial one took all there was when it ran.
-    if (hours < maxHours) return total
+    const { full, ...done } = await refreshBatch(prisma, batch)
+    total.deltas += done.deltas
+    total.hours += done.hours
+    total.days += done.days
+    if (!full) return total
   }
 }

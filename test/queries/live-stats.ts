@@ -1,12 +1,15 @@
 /**
  * The pre-rollup GET /v1/stats computation, kept verbatim as the tests' oracle: four
  * aggregate queries straight over `tasks`. The rollup's answer must equal this one (the
- * percentiles within the histogram's bound).
+ * percentiles within the histogram's bound). Also: the rollup's rows against a recount.
  */
+import type { Test } from 'tap'
 import type { PrismaClient } from '../../src/db/client.js'
 import { Prisma } from '../../src/generated/prisma/client.js'
-import type { StatsWindow } from '../../src/queries/stats.js'
+import { parseStatsQuery, type StatsWindow, taskStats } from '../../src/queries/stats.js'
 import { visibleTasksSql } from '../../src/queries/scope.js'
+import { relativeErrorBound } from '../../src/stats/histogram.js'
+import { refreshStats } from '../../src/stats/refresh.js'
 import { type Caller, visibleTasks } from '../../src/tasks/caller.js'
 import { TaskStatus } from '../../src/tasks/status.js'
 
@@ -140,5 +143,84 @@ export async function liveTaskStats(prisma: PrismaClient, caller: Caller, window
         }
       }),
     series,
+  }
+}
+
+export interface WindowSpec {
+  from: string
+  to: string
+  /** When it is asked (epoch ms); default: the real now. */
+  now?: number
+}
+
+/** Rollup answer == live answer for every caller, window and bucket; percentiles within the bound. */
+export async function matchesLive(
+  t: Test,
+  prisma: PrismaClient,
+  callers: Record<string, Caller>,
+  windows: WindowSpec[],
+  label: string,
+) {
+  for (const [who, caller] of Object.entries(callers)) {
+    for (const range of windows) {
+      for (const bucket of ['hour', 'day'] as const) {
+        const window = parseStatsQuery(
+          { from: range.from, to: range.to, bucket },
+          new Date(range.now ?? Date.now()),
+        )
+        const [rollup, live] = [
+          await taskStats(prisma, caller, window),
+          await liveTaskStats(prisma, caller, window),
+        ]
+        const strip = (stats: typeof rollup) => ({
+          ...stats,
+          by_model: stats.by_model.map(({ p50_seconds: _p50, p95_seconds: _p95, ...rest }) => rest),
+        })
+        const name = `${label}: ${who} ${range.from}…${range.to} by ${bucket}`
+        t.same(strip(rollup), strip(live), name)
+        for (const [index, model] of live.by_model.entries()) {
+          for (const key of ['p50_seconds', 'p95_seconds'] as const) {
+            const exact = model[key]
+            const estimate = rollup.by_model[index]?.[key] ?? null
+            if (exact === null) t.equal(estimate, null, `${name}: ${model.model} ${key}`)
+            else
+              t.ok(
+                estimate !== null && Math.abs(estimate - exact) <= relativeErrorBound * exact + 0.001,
+                `${name}: ${model.model} ${key} ${estimate} ≈ ${exact}`,
+              )
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Rows of the rollup (both tables) that a recount from `tasks` of every bucket would change,
+ * add or remove: 0 when the folded rollup is exactly what counting gives. Refreshes first,
+ * then marks every bucket dirty (the hours of all tasks and of all rollup rows) and lets the
+ * refresh recount them, comparing the rows before and after.
+ */
+export async function rollupRecountDifferences(prisma: PrismaClient): Promise<number> {
+  await refreshStats(prisma)
+  await prisma.$executeRaw`CREATE TABLE folded_rollup AS SELECT * FROM stats_rollup`
+  await prisma.$executeRaw`CREATE TABLE folded_durations AS SELECT * FROM stats_durations`
+  try {
+    await prisma.$executeRaw`
+      INSERT INTO stats_dirty (bucket)
+      SELECT date_trunc('hour', created_at, 'UTC') FROM tasks
+      UNION SELECT date_trunc('hour', finished_at, 'UTC') FROM tasks WHERE finished_at IS NOT NULL
+      UNION SELECT bucket FROM stats_rollup
+      UNION SELECT bucket FROM stats_durations`
+    await refreshStats(prisma)
+    const [row] = await prisma.$queryRaw<{ n: number }[]>`
+      SELECT ((SELECT count(*) FROM ((SELECT * FROM folded_rollup EXCEPT SELECT * FROM stats_rollup)
+                                     UNION ALL (SELECT * FROM stats_rollup EXCEPT SELECT * FROM folded_rollup)) r)
+            + (SELECT count(*) FROM ((SELECT * FROM folded_durations EXCEPT SELECT * FROM stats_durations)
+                                     UNION ALL (SELECT * FROM stats_durations EXCEPT SELECT * FROM folded_durations)) d))::int AS n`
+    return row!.n
+  } finally {
+    await prisma.$executeRaw`DROP TABLE folded_rollup`
+    await prisma.$executeRaw`DROP TABLE folded_durations`
   }
 }
