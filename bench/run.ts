@@ -68,7 +68,7 @@ for (const name of only) if (!sections.includes(name)) throw new Error(`--only: 
 const sizes = quick
   ? {
       ingestTasks: 20_000,
-      ingestPairs: 2,
+      ingestPairs: 3,
       ingestWarmup: 2,
       loadSeconds: 3,
       warmup: 1,
@@ -81,7 +81,7 @@ const sizes = quick
     }
   : {
       ingestTasks: 60_000,
-      ingestPairs: 4,
+      ingestPairs: 8,
       ingestWarmup: 8,
       loadSeconds: 10,
       warmup: 2,

@@ -72,64 +72,89 @@ export function tasksNeeded(seconds: number): number {
   return 20_000 * (seconds + 2)
 }
 
+export interface DirectRunner {
+  /** Applies callbacks for `seconds` from every client, continuing with the next tasks of the set. */
+  run(seconds: number): Promise<DirectResult>
+  close(): Promise<void>
+}
+
 /**
  * `clients` connections, each applying `batch` callbacks at a time (a read, then the change)
- * to fresh tasks benchId(prefix, 1…) for `seconds`; latency is per batch.
+ * to fresh tasks benchId(prefix, 1…); latency is per batch. The connections (and their
+ * prepared statements) stay open between runs, so short runs in turn with the service's
+ * measure the same steady loop each time.
  */
+export async function directRunner(
+  url: string,
+  prefix: string,
+  opts: { clients: number; batch: number },
+): Promise<DirectRunner> {
+  const { clients, batch } = opts
+  const pool = new pg.Pool({ connectionString: url, max: clients })
+  const connections = await Promise.all(Array.from({ length: clients }, () => pool.connect()))
+  let next = 1
+  return {
+    async run(seconds) {
+      const latencies: number[] = []
+      let applied = 0
+      let failed = 0
+      const stopAt = Date.now() + seconds * 1000
+      const started = process.hrtime.bigint()
+      const loop = async (client: pg.PoolClient) => {
+        while (Date.now() < stopAt) {
+          const numbers = Array.from({ length: batch }, () => next++)
+          const t0 = process.hrtime.bigint()
+          try {
+            // Named, as the service prepares both (src/db/client.ts prepareStatement).
+            await client.query({
+              name: 'task_states',
+              text: taskStatesSql,
+              values: [numbers.map((n) => benchId(prefix, n))],
+            })
+            const at = new Date()
+            const changes = numbers.map((n) => finishedByCallback(benchId(prefix, n), `${prefix}-${n}`, at))
+            const { rowCount } = await client.query({
+              name: 'transitions',
+              text: transitionsSql,
+              values: [transitionsInput(changes)],
+            })
+            applied += rowCount ?? 0
+            latencies.push(Number(process.hrtime.bigint() - t0) / 1e6)
+          } catch {
+            failed++
+          }
+        }
+      }
+      await Promise.all(connections.map(loop))
+      const elapsed = Number(process.hrtime.bigint() - started) / 1e9
+      return {
+        tool: 'node-postgres',
+        clients,
+        batch,
+        tps: applied / elapsed,
+        transactions: latencies.length,
+        failed,
+        seconds: elapsed,
+        ...percentiles(latencies),
+      }
+    },
+    async close() {
+      for (const connection of connections) connection.release()
+      await pool.end()
+    },
+  }
+}
+
+/** One run of a fresh directRunner. */
 export async function directCallbackSql(
   url: string,
   prefix: string,
   opts: { clients: number; batch: number; seconds: number },
 ): Promise<DirectResult> {
-  const { clients, batch, seconds } = opts
-  const pool = new pg.Pool({ connectionString: url, max: clients })
-  const latencies: number[] = []
-  let next = 1
-  let applied = 0
-  let failed = 0
-  const stopAt = Date.now() + seconds * 1000
-  const started = process.hrtime.bigint()
-  const worker = async () => {
-    const client = await pool.connect()
-    try {
-      while (Date.now() < stopAt) {
-        const numbers = Array.from({ length: batch }, () => next++)
-        const t0 = process.hrtime.bigint()
-        try {
-          // Named, as the service prepares both (src/db/client.ts prepareStatement).
-          await client.query({
-            name: 'task_states',
-            text: taskStatesSql,
-            values: [numbers.map((n) => benchId(prefix, n))],
-          })
-          const at = new Date()
-          const changes = numbers.map((n) => finishedByCallback(benchId(prefix, n), `${prefix}-${n}`, at))
-          const { rowCount } = await client.query({
-            name: 'transitions',
-            text: transitionsSql,
-            values: [transitionsInput(changes)],
-          })
-          applied += rowCount ?? 0
-          latencies.push(Number(process.hrtime.bigint() - t0) / 1e6)
-        } catch {
-          failed++
-        }
-      }
-    } finally {
-      client.release()
-    }
-  }
-  await Promise.all(Array.from({ length: clients }, worker))
-  await pool.end()
-  const elapsed = Number(process.hrtime.bigint() - started) / 1e9
-  return {
-    tool: 'node-postgres',
-    clients,
-    batch,
-    tps: applied / elapsed,
-    transactions: latencies.length,
-    failed,
-    seconds: elapsed,
-    ...percentiles(latencies),
+  const runner = await directRunner(url, prefix, opts)
+  try {
+    return await runner.run(opts.seconds)
+  } finally {
+    await runner.close()
   }
 }

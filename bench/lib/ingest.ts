@@ -1,6 +1,12 @@
 import { callbackUrl } from '../../src/tasks/callback-token.js'
 import { type BenchDb, benchId, countRows, insertNotStartedTasks } from './db.js'
-import { callbackBody, type DirectResult, directCallbackSql, tasksNeeded } from './direct-sql.js'
+import {
+  callbackBody,
+  type DirectResult,
+  directCallbackSql,
+  directRunner,
+  tasksNeeded,
+} from './direct-sql.js'
 import { fire, type LoadResult, type Step } from './load.js'
 import { cpuMsOf, freePort, spawnNode, threadCpuMs, treeCpuMs, waitReady } from './procs.js'
 import { callbackSecret, type Stack } from './service.js'
@@ -23,8 +29,8 @@ export interface IngestResult {
   directSingle: DirectResult & { applied: number; cpu: CpuPerCallback }
   noop: LoadResult
   /**
-   * Shorter runs of the service and the batched direct loop in turn (service, direct, service,
-   * …), each pair's ratio taken under the same conditions: the machine's load drifts between
+   * Short runs of the service and the batched direct loop in turn (service, direct, service,
+   * …), each pair's ratio taken under the same conditions: the machine's speed drifts between
    * the long runs above.
    */
   pairs: { seconds: number; service: number; direct: number; ratio: number }[]
@@ -79,6 +85,8 @@ const warmupSet = 'b0000000'
 const ingestSet = 'b0000001'
 const directSet = 'b0000002'
 const directSingleSet = 'b0000003'
+const pairsServiceSet = 'b0000004'
+const pairsDirectSet = 'b0000005'
 
 const finishedIn = (db: BenchDb, set: string, count: number) =>
   countRows(db.pool, `SELECT count(*) AS n FROM tasks WHERE id BETWEEN $1 AND $2 AND status = 'finished'`, [
@@ -102,6 +110,63 @@ function rotation(set: string, count: number, pathFor: (id: string) => string) {
     },
     used: () => next,
   }
+}
+
+/** Seconds of each half of an alternating pair. */
+const pairSeconds = 2
+
+/**
+ * The service and the batched direct loop in turn, `pairs` times, each half `pairSeconds`
+ * with everything they need made beforehand: both sets of tasks inserted and vacuumed, the
+ * direct loop's connections open and its statements prepared. Between halves only a count
+ * runs, so the two halves of a pair meet the same machine (its speed drifts by tens of
+ * percent over a minute on these shared machines), and the ratio of a pair is theirs.
+ */
+async function alternatingPairs(
+  db: BenchDb,
+  stack: Stack,
+  adminKeyId: string,
+  opts: { pairs: number; batch: number },
+): Promise<IngestResult['pairs']> {
+  // At rates no 2-core machine reaches: neither side may run out of fresh tasks.
+  const serviceTasks = 8_000 * pairSeconds * opts.pairs
+  const directTasks = 16_000 * pairSeconds * opts.pairs
+  await insertNotStartedTasks(db.pool, pairsServiceSet, serviceTasks, adminKeyId)
+  await insertNotStartedTasks(db.pool, pairsDirectSet, directTasks, adminKeyId)
+  await db.pool.query('VACUUM (ANALYZE) tasks')
+  await db.pool.query('CHECKPOINT')
+  const calls = rotation(pairsServiceSet, serviceTasks, (id) => callbackUrl('', callbackSecret, id))
+  const direct = await directRunner(db.url, pairsDirectSet, { clients: 2, batch: opts.batch })
+  const pairs: IngestResult['pairs'] = []
+  try {
+    const serviceHalf = async () => {
+      const before = await finishedIn(db, pairsServiceSet, serviceTasks)
+      const run = await fire({ base: stack.base, connections, seconds: pairSeconds, step: calls.step })
+      return ((await finishedIn(db, pairsServiceSet, serviceTasks)) - before) / run.seconds
+    }
+    for (let pair = 0; pair < opts.pairs; pair++) {
+      // Every other pair the direct loop goes first: what one half leaves behind (the
+      // service's background work, Postgres' dirty pages) falls on each side as often.
+      let serviceRate: number
+      let directRate: number
+      if (pair % 2 === 0) {
+        serviceRate = await serviceHalf()
+        directRate = (await direct.run(pairSeconds)).tps
+      } else {
+        directRate = (await direct.run(pairSeconds)).tps
+        serviceRate = await serviceHalf()
+      }
+      pairs.push({
+        seconds: pairSeconds,
+        service: serviceRate,
+        direct: directRate,
+        ratio: serviceRate / directRate,
+      })
+    }
+  } finally {
+    await direct.close()
+  }
+  return pairs
 }
 
 /**
@@ -157,26 +222,7 @@ export async function benchIngest(
   const direct = await directRun(directSet, 2, batch)
   const directSingle = await directRun(directSingleSet, connections, 1)
 
-  const pairs: IngestResult['pairs'] = []
-  const pairSeconds = Math.max(2, Math.round(opts.seconds / 3))
-  for (let pair = 1; pair <= opts.pairs; pair++) {
-    const pairSet = (kind: 1 | 2) => `b${kind}${pair.toString(16).padStart(6, '0')}`
-    const serviceSet = pairSet(1)
-    const serviceTasks = tasksNeeded(pairSeconds) / 2
-    await insertNotStartedTasks(db.pool, serviceSet, serviceTasks, adminKeyId)
-    await db.pool.query('CHECKPOINT')
-    const calls = rotation(serviceSet, serviceTasks, (id) => callbackUrl('', callbackSecret, id))
-    const before = await finishedIn(db, serviceSet, serviceTasks)
-    const run = await fire({ base: stack.base, connections, seconds: pairSeconds, step: calls.step })
-    const serviceRate = ((await finishedIn(db, serviceSet, serviceTasks)) - before) / run.seconds
-    const directPair = await directRun(pairSet(2), 2, batch, pairSeconds)
-    pairs.push({
-      seconds: pairSeconds,
-      service: serviceRate,
-      direct: directPair.tps,
-      ratio: serviceRate / directPair.tps,
-    })
-  }
+  const pairs = await alternatingPairs(db, stack, adminKeyId, { pairs: opts.pairs, batch })
   const ratios = pairs.map((p) => p.ratio).sort((a, b) => a - b)
   const pairedOfDirect = ratios.length
     ? (ratios[(ratios.length - 1) >> 1]! + ratios[ratios.length >> 1]!) / 2
