@@ -11,7 +11,6 @@ import type { Logger } from './logger.js'
 import { observePoyoCall } from './metrics.js'
 import { createPoyoClient } from './poyo/client.js'
 import { buildSimulator, type SimulatorApp } from './poyo/simulator/index.js'
-import { createSubmitWakeNotifier } from './tasks/submit-wake.js'
 import { startWorkers } from './tasks/workers.js'
 import { webhookUrlPolicy } from './webhooks/policy.js'
 
@@ -167,8 +166,9 @@ export async function startRuntime(
         queue,
         callbackSecret,
         webhookPolicy,
-        // Without workers here, the instances that have them are told over NOTIFY.
-        wakeSubmitter: workers ? () => workers.wakeSubmitter() : createSubmitWakeNotifier(prisma, logger),
+        // Without workers here, the statement that stored the task told the instances that
+        // have them (NOTIFY, see src/tasks/create-task.ts).
+        wakeSubmitter: workers ? () => workers.wakeSubmitter() : () => {},
       },
       databaseLocation: database.location,
       simulator: poyoTarget.simulator,

@@ -15,6 +15,7 @@ import { uuidv7 } from '../ids.js'
 import { normalizeTaskInput } from '../models/index.js'
 import { checkWebhookUrl, type UrlPolicy } from '../webhooks/ssrf.js'
 import type { Caller } from './caller.js'
+import { submitWakeChannel } from './submit-wake.js'
 import { submitDeadlineMs } from './deadlines.js'
 import type { TaskStatus } from './status.js'
 import { taskSelectList } from './task-row.js'
@@ -31,7 +32,10 @@ export interface CreateTaskDeps {
   prisma: PrismaClient
   queue: JobQueue
   clock: Clock
-  config: Pick<Config, 'SUBMIT_DEADLINE_MINUTES' | 'TASK_DEADLINE_MINUTES' | 'TASK_DEADLINE_OVERRIDES'>
+  config: Pick<
+    Config,
+    'SUBMIT_DEADLINE_MINUTES' | 'TASK_DEADLINE_MINUTES' | 'TASK_DEADLINE_OVERRIDES' | 'WORKERS_ENABLED'
+  >
   webhookPolicy: UrlPolicy
 }
 
@@ -103,15 +107,17 @@ interface NewTask
 /** Where the submit job's statement goes in the task's insert (spliced in after numbering). */
 const submitJobSlot = '/* submit job */'
 
-/** The statement's text by pg-boss's (the same for every job): built and prepared once. */
+/** The statement's text by pg-boss's (the same for every job) and announcing: built and prepared once. */
 const statementTexts = new Map<string, string>()
 
 /**
  * The submit job, the task and its `created` event in one statement: one round trip where a
  * transaction took four, and as atomic. The task is inserted from the job's RETURNING, so
- * when the job is not inserted (its queue is missing) nothing is, and no row returns.
+ * when the job is not inserted (its queue missing) nothing is, and no row returns. With
+ * `announce` (an instance without workers) it also wakes the submit workers of the other
+ * instances (NOTIFY on task_submits, delivered when the task commits): no second round trip.
  */
-function insertTaskStatement(task: NewTask, now: Date, job: Statement): Statement {
+function insertTaskStatement(task: NewTask, now: Date, job: Statement, announce: boolean): Statement {
   const sql = Prisma.sql`
     WITH job AS (${Prisma.raw(submitJobSlot)}), task AS (
       INSERT INTO tasks (id, api_key_id, client_scope, model, input, metadata, estimated_credits, webhook_url,
@@ -126,12 +132,14 @@ function insertTaskStatement(task: NewTask, now: Date, job: Statement): Statemen
       INSERT INTO task_events (task_id, type, source, to_status, created_at)
       SELECT id, 'created', 'api', 'queued', created_at FROM task
     )
-    SELECT ${Prisma.raw(taskSelectList)} FROM task`
-  let text = statementTexts.get(job.text)
+    SELECT ${Prisma.raw(taskSelectList)} FROM task
+    ${Prisma.raw(announce ? `CROSS JOIN LATERAL (SELECT pg_notify('${submitWakeChannel}', '')) AS announced` : '')}`
+  const key = `${announce}:${job.text}`
+  let text = statementTexts.get(key)
   if (text === undefined) {
     text = sql.text.replace(submitJobSlot, shiftPlaceholders(job, sql.values.length))
     prepareStatement(text)
-    statementTexts.set(job.text, text)
+    statementTexts.set(key, text)
   }
   return { text, values: [...sql.values, ...job.values] }
 }
@@ -180,7 +188,7 @@ export async function createTask(
   }
   try {
     const job = await jobInsertStatement(deps.queue, Queues.submit, { taskId: row.id })
-    const insert = insertTaskStatement(row, now, job)
+    const insert = insertTaskStatement(row, now, job, !deps.config.WORKERS_ENABLED)
     const [task] = await queryRows<Task>(deps.prisma, insert.text, insert.values)
     if (!task) throw new Error(`the ${Queues.submit} queue is missing: the task was not stored`)
     return { task, created: true }
