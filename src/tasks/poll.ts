@@ -6,7 +6,7 @@ import { isPoyoError } from '../poyo/errors.js'
 import { type ApplyOutcome, applyProviderReport } from './apply-report.js'
 import { nextPollDelayMs } from './poll-schedule.js'
 import { activeStatuses, isTerminal, TaskErrorCode, type TaskStatus } from './status.js'
-import { recordEvent, transition } from './transitions.js'
+import { recordEvent, type TaskEventRecord, transition } from './transitions.js'
 
 export interface PollDeps {
   prisma: PrismaClient
@@ -31,23 +31,19 @@ export async function pollTask(
   try {
     const report = await deps.poyo.status(task.providerTaskId)
     const now = deps.clock.now()
-    await recordEvent(
-      deps.prisma,
-      task.id,
-      {
-        type: 'poll',
-        source: 'poller',
-        payload: {
-          status: report.status,
-          progress: report.progress,
-          files: report.files,
-          error_message: report.errorMessage,
-          credits_amount: report.creditsAmount,
-        },
+    const answer: TaskEventRecord = {
+      type: 'poll',
+      source: 'poller',
+      payload: {
+        status: report.status,
+        progress: report.progress,
+        files: report.files,
+        error_message: report.errorMessage,
+        credits_amount: report.creditsAmount,
       },
-      now,
-    )
-    const outcome = await applyProviderReport(deps, task.id, report, 'poller')
+    }
+    // The answer is recorded by the write applying it (first, whatever that write is).
+    const outcome = await applyProviderReport(deps, task.id, report, 'poller', undefined, answer)
     await scheduleNextPoll(deps, task.id, attempts, now, nextPollDelayMs(attempts))
     return { ok: true, outcome }
   } catch (error) {
