@@ -22,6 +22,15 @@ interface ApplyDeps {
 
 const maxRaces = 5
 
+export interface ApplyOptions {
+  /** The task as the caller just read it, to save reading it again (a lost race re-reads). */
+  justRead?: TaskState
+  /** An event about this report (the raw callback, the poll's answer) to record with the first write, whatever it is. */
+  firstRecord?: TaskEventRecord
+  /** When the report arrived: the first write's time, so the caller can schedule from it (a poll's next one). */
+  receivedAt?: Date
+}
+
 /**
  * Applies a report from PoYo to a task: moves it forward with one compare-and-set per
  * step, raises progress within `running`, and records reports that change nothing
@@ -33,16 +42,14 @@ export async function applyProviderReport(
   taskId: string,
   report: ProviderReport,
   source: 'callback' | 'poller',
-  /** The task as the caller just read it, to save reading it again (a lost race re-reads). */
-  justRead?: TaskState,
-  /** An event about this report (the raw callback) to record with the first write, whatever it is. */
-  firstRecord?: TaskEventRecord,
+  options: ApplyOptions = {},
 ): Promise<ApplyOutcome> {
+  const { justRead, firstRecord, receivedAt } = options
   let before = firstRecord
   for (let race = 0; race < maxRaces; race++) {
     const task = race === 0 && justRead ? justRead : await readTaskState(deps.prisma, taskId)
     if (!task) return 'unknown_task'
-    const now = deps.clock.now()
+    const now = race === 0 && receivedAt ? receivedAt : deps.clock.now()
     const reported: TaskStatus = report.status
     const verdict = judgeUpdate(task, { status: reported, progress: report.progress })
     const record = before

@@ -43,7 +43,10 @@ export async function pollTask(
       },
     }
     // The answer is recorded by the write applying it (first, whatever that write is).
-    const outcome = await applyProviderReport(deps, task.id, report, 'poller', undefined, answer)
+    const outcome = await applyProviderReport(deps, task.id, report, 'poller', {
+      firstRecord: answer,
+      receivedAt: now,
+    })
     await scheduleNextPoll(deps, task.id, attempts, now, nextPollDelayMs(attempts))
     return { ok: true, outcome }
   } catch (error) {

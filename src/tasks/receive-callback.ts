@@ -73,7 +73,7 @@ export async function receiveCallback(
   const canMove = !isTerminal(task.status) || judgeUpdate(task, callback) === 'revive'
   // Without a question to PoYo the callback is recorded by the write it causes (one statement).
   if (!deps.confirm || !canMove)
-    return applyProviderReport(deps, taskId, callback, 'callback', task, received)
+    return applyProviderReport(deps, taskId, callback, 'callback', { justRead: task, firstRecord: received })
 
   // Kept before asking PoYo, which may take long or fail.
   await recordEvent(deps.prisma, taskId, received, now)

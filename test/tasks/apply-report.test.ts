@@ -30,7 +30,7 @@ const received: TaskEventRecord = { type: 'callback', source: 'callback', payloa
 t.test('progress within running is raised, with the event it carries; a lower one is stale', async (t) => {
   const task = await newTask({ status: 'running', progress: 10, providerTaskId: 'poyo-1' })
   t.equal(
-    await applyProviderReport(deps, task.id, report({ progress: 40 }), 'callback', undefined, received),
+    await applyProviderReport(deps, task.id, report({ progress: 40 }), 'callback', { firstRecord: received }),
     'progress',
   )
   let row = await prisma.task.findUniqueOrThrow({ where: { id: task.id } })
@@ -57,7 +57,10 @@ t.test(
   async (t) => {
     const task = await newTask({ status: 'failed', providerTaskId: null, errorCode: 'provider_failed' })
     const failed = report({ status: 'failed', taskId: 'poyo-late' })
-    t.equal(await applyProviderReport(deps, task.id, failed, 'callback', undefined, received), 'duplicate')
+    t.equal(
+      await applyProviderReport(deps, task.id, failed, 'callback', { firstRecord: received }),
+      'duplicate',
+    )
     const row = await prisma.task.findUniqueOrThrow({ where: { id: task.id } })
     t.equal(row.providerTaskId, 'poyo-late', "PoYo's id is adopted")
     t.equal(row.status, 'failed')
@@ -88,7 +91,9 @@ t.test('progress for a task no longer running is judged again against what it no
   // The caller read it while it was still running: the raise finds nothing to raise.
   const staleRead = { ...task, status: 'running' as const, progress: 10 }
   t.equal(
-    await applyProviderReport(deps, task.id, report({ taskId: 'poyo-4', progress: 50 }), 'poller', staleRead),
+    await applyProviderReport(deps, task.id, report({ taskId: 'poyo-4', progress: 50 }), 'poller', {
+      justRead: staleRead,
+    }),
     'stale',
   )
   const row = await prisma.task.findUniqueOrThrow({ where: { id: task.id } })
