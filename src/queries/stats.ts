@@ -3,7 +3,16 @@ import type { PrismaClient } from '../db/client.js'
 import { Prisma } from '../generated/prisma/client.js'
 import type { StatsQuery } from '../schemas/queries.js'
 import { percentile } from '../stats/histogram.js'
-import { bucketStarts, dayMs, hourMs, hoursOfDays, planDurations, planWindow } from '../stats/plan.js'
+import {
+  bucketStarts,
+  ceilTo,
+  dayMs,
+  floorTo,
+  hourMs,
+  hoursOfDays,
+  planDurations,
+  planWindow,
+} from '../stats/plan.js'
 import { readCounts, readDurations, readSeries, rollupScope, unfoldedBuckets } from '../stats/read.js'
 import type { Caller } from '../tasks/caller.js'
 import { TaskStatus } from '../tasks/status.js'
@@ -65,11 +74,7 @@ export async function taskStats(prisma: PrismaClient, caller: Caller, window: St
       // Each read is small: starting parallel workers would cost more than it saves.
       await tx.$executeRaw`SET LOCAL max_parallel_workers_per_gather = 0`
       // The whole days the window touches: a partial edge day may be read whole, less its outside part.
-      const unfolded = await unfoldedBuckets(
-        tx,
-        Math.floor(from / dayMs) * dayMs,
-        Math.ceil(to / dayMs) * dayMs,
-      )
+      const unfolded = await unfoldedBuckets(tx, floorTo(from, dayMs), ceilTo(to, dayMs))
       const now = window.now.getTime()
       const plan = planWindow(from, to, unfolded.hours, now)
       const durationPlan = planDurations(from, to, unfolded.hours, now, unfolded.durationDays)

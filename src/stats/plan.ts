@@ -28,8 +28,9 @@ export interface WindowPlan {
   minus: Range[]
 }
 
-const floorTo = (ms: number, unit: number) => Math.floor(ms / unit) * unit
-const ceilTo = (ms: number, unit: number) => Math.ceil(ms / unit) * unit
+/** The start of the `unit` (hour, day) that holds `ms`, and the first start at or after it. */
+export const floorTo = (ms: number, unit: number) => Math.floor(ms / unit) * unit
+export const ceilTo = (ms: number, unit: number) => Math.ceil(ms / unit) * unit
 
 /** Adjacent or overlapping ranges as one, sorted. */
 export function mergeRanges(ranges: Range[]): Range[] {

@@ -1,6 +1,6 @@
 import { Prisma } from '../generated/prisma/client.js'
 import { durationBinSql, durationSecondsSql, hasDurationSql } from './histogram.js'
-import { dayMs } from './plan.js'
+import { dayMs, floorTo } from './plan.js'
 import { bucketRanges, inRanges, scopeSql, timestamps } from './sql.js'
 
 /**
@@ -73,7 +73,7 @@ function writeRollup(tx: Tx, grain: Grain, starts: number[], fresh: Prisma.Sql) 
 /** Recounts the hour rows of `hours` (epoch ms) from `tasks`, and their days from hour rows. */
 export async function recountHours(tx: Tx, hours: number[]): Promise<void> {
   if (hours.length === 0) return
-  const days = [...new Set(hours.map((hour) => Math.floor(hour / dayMs) * dayMs))]
+  const days = [...new Set(hours.map((hour) => floorTo(hour, dayMs)))]
   await writeRollup(tx, 'hour', hours, freshHoursFromTasks(hours))
   await writeRollup(tx, 'day', days, freshDaysFromHours(days))
 }

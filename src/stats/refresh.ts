@@ -1,7 +1,7 @@
 import type { PrismaClient } from '../db/client.js'
 import type { Prisma } from '../generated/prisma/client.js'
 import { foldDurationDeltas, foldRollupDeltas } from './fold.js'
-import { dayMs } from './plan.js'
+import { dayMs, floorTo } from './plan.js'
 import { recountDurations, recountHours } from './recount.js'
 
 type Tx = Prisma.TransactionClient
@@ -29,8 +29,6 @@ export interface RefreshResult {
 
 type BatchSizes = Required<Pick<RefreshOptions, 'maxHours' | 'maxDeltas'>>
 
-const dayOf = (ms: number) => Math.floor(ms / dayMs) * dayMs
-
 /**
  * One transaction: take a batch of dirty hours, fold a batch of each delta log, then recount
  * what deltas cannot say (the dirty hours, and the days that lost a duration). This cannot
@@ -53,7 +51,7 @@ async function refreshBatch(prisma: PrismaClient, options: RefreshOptions & Batc
         taken AS (DELETE FROM stats_dirty d USING chosen c WHERE d.bucket = c.bucket RETURNING d.bucket)
         SELECT DISTINCT (extract(epoch FROM bucket) * 1000)::float8 AS ms FROM taken`
       const hours = taken.map((row) => row.ms)
-      const dirtyDays = [...new Set(hours.map(dayOf))]
+      const dirtyDays = [...new Set(hours.map((hour) => floorTo(hour, dayMs)))]
       const rollupDeltas = await foldRollupDeltas(tx, options.maxDeltas)
       const durations = await foldDurationDeltas(tx, options.maxDeltas, dirtyDays)
       await recountHours(tx, hours)

@@ -9,22 +9,17 @@ import { createPrismaClient, disconnectPrisma } from '../../src/db/client.js'
 import { parseStatsQuery, taskStats } from '../../src/queries/stats.js'
 import { durationBinSql, durationSecondsSql, hasDurationSql } from '../../src/stats/histogram.js'
 import { refreshStats } from '../../src/stats/refresh.js'
-import type { Caller } from '../../src/tasks/caller.js'
 import type { TaskStatus } from '../../src/tasks/status.js'
 import { type TransitionArgs, transitionAll } from '../../src/tasks/transitions.js'
 import { buildTestApp } from '../helpers/app.js'
 import { liveTaskStats, matchesLive, rollupRecountDifferences } from './live-stats.js'
-import { createKey, insertTasks, type SeedTask, seededRandom } from './support.js'
+import { createKey, statsCallers, insertTasks, type SeedTask, seededRandom } from './support.js'
 
 const { runtime, databaseUrl } = await buildTestApp(t, { WORKERS_ENABLED: 'false', DATABASE_POOL_SIZE: '8' })
 const prisma = runtime.deps.prisma
 const keyA = await createKey(prisma, 'client', 'A')
 const keyB = await createKey(prisma, 'client', 'B')
-const callers: Record<string, Caller> = {
-  admin: { role: 'admin', apiKeyId: null, scope: 'admin' },
-  A: { role: 'client', apiKeyId: keyA.id, scope: keyA.id },
-  'no key': { role: 'client', apiKeyId: null, scope: 'local' },
-}
+const callers = statsCallers({ A: keyA })
 const hour = 3_600_000
 const iso = (ms: number) => new Date(ms).toISOString()
 const random = seededRandom(20261207)

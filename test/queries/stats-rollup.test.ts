@@ -8,23 +8,17 @@ import t from 'tap'
 import type { Test } from 'tap'
 import { parseStatsQuery, taskStats } from '../../src/queries/stats.js'
 import { refreshStats } from '../../src/stats/refresh.js'
-import type { Caller } from '../../src/tasks/caller.js'
 import type { TaskStatus } from '../../src/tasks/status.js'
 import { transitionAll } from '../../src/tasks/transitions.js'
 import { buildTestApp } from '../helpers/app.js'
 import { liveTaskStats, matchesLive as matchesLiveFor, rollupRecountDifferences } from './live-stats.js'
-import { createKey, insertTasks, type SeedTask, seededRandom } from './support.js'
+import { createKey, statsCallers, insertTasks, type SeedTask, seededRandom } from './support.js'
 
 const { runtime } = await buildTestApp(t, { WORKERS_ENABLED: 'false' })
 const prisma = runtime.deps.prisma
 const keyA = await createKey(prisma, 'client', 'A')
 const keyB = await createKey(prisma, 'client', 'B')
-const callers: Record<string, Caller> = {
-  admin: { role: 'admin', apiKeyId: null, scope: 'admin' },
-  A: { role: 'client', apiKeyId: keyA.id, scope: keyA.id },
-  B: { role: 'client', apiKeyId: keyB.id, scope: keyB.id },
-  'no key': { role: 'client', apiKeyId: null, scope: 'local' },
-}
+const callers = statsCallers({ A: keyA, B: keyB })
 
 const hour = 3_600_000
 const day0 = Date.parse('2026-05-01T00:00:00Z')

@@ -13,12 +13,11 @@ import { applyMigrations, migrationsDir } from '../../src/db/migrations.js'
 import { parseStatsQuery, taskStats } from '../../src/queries/stats.js'
 import { durationBinSql, durationSecondsSql, hasDurationSql } from '../../src/stats/histogram.js'
 import { refreshStats } from '../../src/stats/refresh.js'
-import type { Caller } from '../../src/tasks/caller.js'
 import { transitionAll } from '../../src/tasks/transitions.js'
 import { Prisma } from '../../src/generated/prisma/client.js'
 import { createTestDatabase } from '../helpers/database.js'
 import { liveTaskStats, matchesLive, rollupRecountDifferences } from './live-stats.js'
-import { createKey, insertTasks, type SeedTask } from './support.js'
+import { createKey, statsCallers, insertTasks, type SeedTask } from './support.js'
 
 const firstRollupMigration = '20261123182215_stats_rollup'
 const deltasMigration = '20261207010000_stats_deltas'
@@ -115,11 +114,7 @@ async function refreshAsBeforeDeltas(prisma: PrismaClient) {
 t.test('a rollup kept by dirty hours upgrades to deltas exactly, its pending hours too', async (t) => {
   const { url, prisma } = await databaseBefore(t, deltasMigration)
   const keyA = await createKey(prisma, 'client', 'A')
-  const callers: Record<string, Caller> = {
-    admin: { role: 'admin', apiKeyId: null, scope: 'admin' },
-    A: { role: 'client', apiKeyId: keyA.id, scope: keyA.id },
-    'no key': { role: 'client', apiKeyId: null, scope: 'local' },
-  }
+  const callers = statsCallers({ A: keyA })
   const hour = 3_600_000
   const day0 = Date.parse('2026-11-02T00:00:00Z')
   const task = (i: number): SeedTask => {

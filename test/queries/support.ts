@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { createApiKey } from '../../src/auth/api-keys.js'
 import type { PrismaClient } from '../../src/db/client.js'
 import type { Prisma } from '../../src/generated/prisma/client.js'
+import type { Caller } from '../../src/tasks/caller.js'
 import type { TaskStatus } from '../../src/tasks/status.js'
 import { freePort } from '../../scripts/lib/free-port.js'
 
@@ -24,6 +25,22 @@ export async function createKey(
 ): Promise<TestKey> {
   const { apiKey, secret } = await createApiKey(prisma, { name, role })
   return { id: apiKey.id, headers: { authorization: `Bearer ${secret}` } }
+}
+
+/**
+ * The callers the stats tests compare: an admin, a client per key (named by `keys`' names),
+ * and a client without a key (tasks stored without one).
+ */
+export function statsCallers(keys: Record<string, TestKey>): Record<string, Caller> {
+  const clients = Object.entries(keys).map(([name, key]): [string, Caller] => [
+    name,
+    { role: 'client', apiKeyId: key.id, scope: key.id },
+  ])
+  return {
+    admin: { role: 'admin', apiKeyId: null, scope: 'admin' },
+    ...Object.fromEntries(clients),
+    'no key': { role: 'client', apiKeyId: null, scope: 'local' },
+  }
 }
 
 export interface SeedTask {
