@@ -75,6 +75,53 @@ export async function queryRows<Row>(
   return result.rows
 }
 
+/** One statement's rows, as `queryRows` returns them, on the connection a helper holds. */
+export type QueryOnConnection = <Row>(text: string, values?: unknown[]) => Promise<Row[]>
+
+const settingPattern = /^[a-z_]+$/
+
+/**
+ * Runs `work` in one read-only transaction on one of the pool's connections: first the
+ * `opening` statement (no parameters), then these settings (`SET LOCAL`: they end with the
+ * transaction and never leak into the pool), all three in one round trip; then `work`, with
+ * the opening's rows. For clients createPrismaClient made.
+ */
+export async function inReadOnlyTransaction<Opening, T>(
+  db: PrismaClient,
+  { opening, settings }: { opening: string; settings: Record<string, string> },
+  work: (query: QueryOnConnection, opened: Opening[]) => Promise<T>,
+): Promise<T> {
+  const sets = Object.entries(settings).map(([name, value]) => {
+    if (!settingPattern.test(name) || !settingPattern.test(value)) throw new Error(`bad setting ${name}`)
+    return `SET LOCAL ${name} = ${value}`
+  })
+  const pool = pools.get(db)
+  if (!pool) throw new Error('inReadOnlyTransaction needs a client made by createPrismaClient')
+  const connection = await pool.connect()
+  let broken: Error | undefined
+  try {
+    // Several statements in one simple query: node-postgres returns a result for each.
+    const started = (await connection.query(
+      ['BEGIN READ ONLY', opening, ...sets].join('; '),
+    )) as unknown as pg.QueryResult[]
+    const opened = started[1]?.rows as Opening[]
+    const result = await work(async <Row>(text: string, values: unknown[] = []) => {
+      const { rows } = await connection.query<Row & pg.QueryResultRow>({ text, values })
+      return rows
+    }, opened)
+    await connection.query('COMMIT')
+    return result
+  } catch (error) {
+    // A failed transaction is rolled back; a connection that cannot do even that is dropped.
+    await connection.query('ROLLBACK').catch((rollbackError: Error) => {
+      broken = rollbackError
+    })
+    throw error
+  } finally {
+    connection.release(broken)
+  }
+}
+
 /** Postgres' SQLSTATE of a failed statement, from node-postgres or through Prisma (P2010). */
 export function sqlState(error: unknown): string | undefined {
   if (error instanceof pg.DatabaseError) return error.code

@@ -7,6 +7,7 @@ import type { TaskStatus } from '../tasks/status.js'
 import { taskSelectList } from '../tasks/task-row.js'
 import { decodeCursor, encodeCursor, filterFingerprint, type Position } from './cursor.js'
 import { invalidParameter, parseInstant } from './params.js'
+import { promptSearchWindow, type SearchScope, searchTasks } from './prompt-search.js'
 import { visibleTasksSql } from './scope.js'
 
 export interface TaskFilters {
@@ -52,34 +53,8 @@ export function parseListQuery(query: Static<typeof ListTasksQuery>, caller: Cal
   return { filters, limit: query.limit ?? 20, after, fingerprint }
 }
 
-/** `q` as a LIKE pattern (lowered in SQL): the user's text matches literally, wildcards included. */
-function containsPattern(text: string): string {
-  return `%${text.replace(/[\\%_]/g, (char) => `\\${char}`)}%`
-}
-
-/**
- * How many of the newest candidate rows a prompt search reads in time order before it turns
- * to the trigram index. Reading in time order finds a page of a common word at once, but the
- * planner assumes matches are spread evenly: for a word common only among old tasks it would
- * read every newer task first (seconds at 1M tasks). When the window holds less than a page,
- * the search takes all the matches from the trigram index instead, so it never reads more
- * than the window plus the matches.
- */
-export const promptSearchWindow = 2000
-
-/**
- * The ids of one page, newest first. Keyset pagination: the row comparison against the
- * previous page's last (created_at, id) is an index condition on the (…, created_at desc,
- * id desc) indexes, so a deep page costs what the first one does. Tasks created while a
- * client pages sort before its cursor, so they never shift later pages.
- */
-export function listTasksSql(
-  caller: Caller,
-  filters: TaskFilters,
-  after: Position | null,
-  take: number,
-  window = promptSearchWindow,
-) {
+/** Every condition of a list request but status and `q`, as SQL over `tasks`. */
+function listConditions(caller: Caller, filters: TaskFilters, after: Position | null): Prisma.Sql[] {
   const conditions: Prisma.Sql[] = [visibleTasksSql(caller)]
   if (filters.model !== undefined) conditions.push(Prisma.sql`model = ${filters.model}`)
   if (filters.createdAfter)
@@ -91,14 +66,20 @@ export function listTasksSql(
     conditions.push(
       Prisma.sql`(created_at, id) < (${after.createdAt.toISOString()}::timestamptz, ${after.id}::uuid)`,
     )
-  const pattern = filters.q === undefined ? null : containsPattern(filters.q)
-  const where = (extra: Prisma.Sql[]) => Prisma.join([...conditions, ...extra], ' AND ')
-  const page = (extra: Prisma.Sql[]) =>
-    pattern !== null
-      ? promptSearchPage(where(extra), pattern, take, window)
-      : Prisma.sql`
+  return conditions
+}
+
+/**
+ * The ids of one page without `q`, newest first. Keyset pagination: the row comparison
+ * against the previous page's last (created_at, id) is an index condition on the (…,
+ * created_at desc, id desc) indexes, so a deep page costs what the first one does. Tasks
+ * created while a client pages sort before its cursor, so they never shift later pages.
+ */
+export function listTasksSql(caller: Caller, filters: TaskFilters, after: Position | null, take: number) {
+  const conditions = listConditions(caller, filters, after)
+  const page = (extra: Prisma.Sql[]) => Prisma.sql`
     SELECT id, created_at FROM tasks
-    WHERE ${where(extra)}
+    WHERE ${Prisma.join([...conditions, ...extra], ' AND ')}
     ORDER BY created_at DESC, id DESC
     LIMIT ${take}`
   const byStatus = filters.status.map((status) => [Prisma.sql`status = ${status}::"TaskStatus"`])
@@ -112,38 +93,34 @@ export function listTasksSql(
     LIMIT ${take}`
 }
 
-/**
- * A page of prompt matches in two steps: the newest `window` candidates (read in time order)
- * are tested first. When they hold less than a page and there are older candidates, the
- * page comes from all the matches instead, fetched through the trigram index (OFFSET 0 keeps
- * the LIMIT from steering it back to a time-ordered scan) and sorted. Which step answers is
- * decided once, before the second one reads anything.
- */
-function promptSearchPage(where: Prisma.Sql, pattern: string, take: number, window: number) {
-  // ILIKE as Postgres does it for UTF-8 (both sides lowered, then LIKE), on the prompts'
-  // lowered text stored with the task and its trigram index (migration `prompt_search_column`).
-  const match = Prisma.sql`prompt_search_manual LIKE lower(${pattern})`
-  return Prisma.sql`
-    SELECT id, created_at FROM (
-      WITH recent AS MATERIALIZED (
-        SELECT id, created_at, ${match} AS hit FROM tasks
-        WHERE ${where}
-        ORDER BY created_at DESC, id DESC
-        LIMIT ${window}
-      ), hits AS MATERIALIZED (
-        SELECT id, created_at FROM recent WHERE hit ORDER BY created_at DESC, id DESC LIMIT ${take}
-      ), answered AS MATERIALIZED (
-        SELECT (SELECT count(*) FROM hits) = ${take} OR (SELECT count(*) FROM recent) < ${window} AS yes
-      )
-      SELECT id, created_at FROM hits WHERE (SELECT yes FROM answered)
-      UNION ALL
-      (SELECT id, created_at FROM (SELECT id, created_at FROM tasks WHERE ${where} AND ${match} OFFSET 0) AS every_match
-       WHERE NOT (SELECT yes FROM answered)
-       ORDER BY created_at DESC, id DESC
-       LIMIT ${take})
-    ) AS search
-    ORDER BY created_at DESC, id DESC
-    LIMIT ${take}`
+/** The newest `take` tasks of a list request, prompt search included. */
+export async function listPage(
+  prisma: PrismaClient,
+  caller: Caller,
+  filters: TaskFilters,
+  after: Position | null,
+  take: number,
+  window = promptSearchWindow,
+): Promise<Task[]> {
+  if (filters.q !== undefined) {
+    const before = [after?.createdAt, filters.createdBefore]
+      .filter((at): at is Date => at !== undefined)
+      .sort((a, b) => a.getTime() - b.getTime())[0]
+    const scope: SearchScope = {
+      conditions: listConditions(caller, filters, after),
+      statuses: filters.status,
+    }
+    if (before) scope.before = before
+    if (filters.createdAfter) scope.after = filters.createdAfter
+    return searchTasks(prisma, scope, filters.q, take, window)
+  }
+  // The page's ids and its rows in one raw statement: a second round trip and a model query
+  // cost more than the search.
+  const statement = Prisma.sql`
+    SELECT ${Prisma.raw(taskSelectList)} FROM tasks
+    WHERE id IN (SELECT id FROM (${listTasksSql(caller, filters, after, take)}) AS page)
+    ORDER BY created_at DESC, id DESC`
+  return queryRows<Task>(prisma, statement.text, statement.values)
 }
 
 /** One page of the tasks `caller` may see, and the position after it when there is more. */
@@ -152,14 +129,8 @@ export async function listTasks(
   caller: Caller,
   request: ListRequest,
 ): Promise<{ tasks: Task[]; nextCursor: string | null }> {
-  // One row more than asked tells whether another page exists. The page's ids and its rows
-  // in one raw statement: a second round trip and a model query cost more than the search.
-  const page = listTasksSql(caller, request.filters, request.after, request.limit + 1)
-  const statement = Prisma.sql`
-    SELECT ${Prisma.raw(taskSelectList)} FROM tasks
-    WHERE id IN (SELECT id FROM (${page}) AS page)
-    ORDER BY created_at DESC, id DESC`
-  const rows = await queryRows<Task>(prisma, statement.text, statement.values)
+  // One row more than asked tells whether another page exists.
+  const rows = await listPage(prisma, caller, request.filters, request.after, request.limit + 1)
   const tasks = rows.slice(0, request.limit)
   const last = tasks.at(-1)
   const nextCursor =

@@ -43,3 +43,8 @@ const taskColumns = {
 export const taskSelectList = Object.entries(taskColumns)
   .map(([field, column]) => `${column}${column === 'webhook_events' ? '::text[]' : ''} AS "${field}"`)
   .join(', ')
+
+/** The fields of `taskSelectList` as columns of a subquery over it (to select them again). */
+export const taskFieldList = Object.keys(taskColumns)
+  .map((field) => `"${field}"`)
+  .join(', ')

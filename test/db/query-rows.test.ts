@@ -7,6 +7,7 @@ import t from 'tap'
 import {
   createPrismaClient,
   disconnectPrisma,
+  inReadOnlyTransaction,
   prepareStatement,
   queryRows,
   sqlState,
@@ -94,4 +95,39 @@ t.test('disconnecting a client that only ran queryRows closes its connections', 
     after = await backendCount()
   }
   t.equal(after, before, 'none left after disconnecting')
+})
+
+t.test('a read-only transaction: its opening rows, its settings inside only, and no writes', async (t) => {
+  // One connection, so what the transaction leaves behind is visible to the next statement.
+  const single = createPrismaClient({ url, poolSize: 1 })
+  t.teardown(() => disconnectPrisma(single))
+  const setting = async () =>
+    (await queryRows<{ value: string }>(single, `SELECT current_setting('enable_seqscan') AS value`, []))[0]!
+      .value
+  const seen = await inReadOnlyTransaction<{ n: number }, string[]>(
+    single,
+    { opening: 'SELECT 41 + 1 AS n', settings: { enable_seqscan: 'off' } },
+    async (query, opened) => {
+      t.same(opened, [{ n: 42 }], 'the opening statement’s rows')
+      const [inside] = await query<{ value: string }>(`SELECT current_setting('enable_seqscan') AS value`)
+      const [echo] = await query<{ v: string }>(`SELECT $1::text AS v`, ['x'])
+      return [inside!.value, echo!.v]
+    },
+  )
+  t.same(seen, ['off', 'x'], 'the setting holds inside, and statements take parameters')
+  t.equal(await setting(), 'on', 'and is gone after it')
+
+  await queryRows(single, `CREATE TABLE IF NOT EXISTS read_only_probe (n int)`, [])
+  const write = inReadOnlyTransaction(single, { opening: 'SELECT 1', settings: {} }, (query) =>
+    query(`INSERT INTO read_only_probe VALUES (1)`),
+  )
+  await t.rejects(write, { code: '25006' }, 'a write is refused (read-only transaction)')
+  t.same(await queryRows(single, `SELECT count(*)::int AS n FROM read_only_probe`, []), [{ n: 0 }])
+  t.equal(await setting(), 'on', 'the connection is back in the pool, out of the failed transaction')
+
+  await t.rejects(
+    inReadOnlyTransaction(single, { opening: 'SELECT 1', settings: { 'x; DROP': 'on' } }, async () => 0),
+    /bad setting/,
+    'setting names are checked, never spliced in as given',
+  )
 })

@@ -159,7 +159,8 @@ t.test('a rollup kept by dirty hours upgrades to deltas exactly, its pending hou
   >`SELECT count(DISTINCT bucket)::int AS n FROM stats_dirty`
   t.ok(dirty[0]!.n > 5, `the dirty log names ${dirty[0]!.n} hours when the upgrade runs`)
 
-  t.same(await applyMigrations(url), [deltasMigration], 'the delta migration is the one to apply')
+  const applied = await applyMigrations(url)
+  t.equal(applied[0], deltasMigration, 'the delta migration is the next to apply (later ones follow it)')
   const windows = [
     { from: new Date(day0 - 24 * hour).toISOString(), to: new Date(day0 + 3 * 24 * hour).toISOString() },
     { from: new Date(day0 + 7 * hour + 1_000).toISOString(), to: new Date(day0 + 30 * hour).toISOString() },

@@ -1,0 +1,243 @@
+import { inReadOnlyTransaction, type PrismaClient, queryRows } from '../db/client.js'
+import { Prisma, type Task } from '../generated/prisma/client.js'
+import type { TaskStatus } from '../tasks/status.js'
+import { taskFieldList, taskSelectList } from '../tasks/task-row.js'
+
+/**
+ * How many of the newest candidates a prompt search tests in time order before it walks
+ * back through the time-and-trigram index instead. Reading in time order finds a common
+ * word's page at once; for a word only older tasks have, it would read every newer task.
+ */
+export const promptSearchWindow = 2000
+
+/** What a search may return besides matching `q`. */
+export interface SearchScope {
+  /** Every condition but status: who may see the task, model, dates, client, cursor. */
+  conditions: Prisma.Sql[]
+  /** Any of these (none: any status). */
+  statuses: TaskStatus[]
+  /** The walk starts at the week of the latest task, or of this instant if earlier. */
+  before?: Date
+  /** …and ends at the week of the oldest task, or of this instant if later. */
+  after?: Date
+}
+
+/** `q` as a LIKE pattern (lowered in SQL): the user's text matches literally, wildcards included. */
+function containsPattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (char) => `\\${char}`)}%`
+}
+
+/**
+ * ILIKE as Postgres does it for UTF-8 (both sides lowered, then LIKE), on the prompts'
+ * lowered text stored with the task (migration `prompt_search_column`).
+ */
+const promptMatches = (q: string) => Prisma.sql`prompt_search_manual LIKE lower(${containsPattern(q)})`
+
+const statusIs = (status: TaskStatus) => Prisma.sql`status = ${status}::"TaskStatus"`
+
+/**
+ * The newest `take` tasks in `scope` whose prompts contain `q` (case-insensitively), newest
+ * first. Usually one statement; a second step only when the newest candidates hold less
+ * than a page.
+ */
+export async function searchTasks(
+  db: PrismaClient,
+  scope: SearchScope,
+  q: string,
+  take: number,
+  window = promptSearchWindow,
+): Promise<Task[]> {
+  const match = promptMatches(q)
+  const first = newestCandidatesStep(scope, match, take, window)
+  const rows = await queryRows<Task & { searchAnswered: boolean }>(db, first.text, first.values)
+  if (rows[0]?.searchAnswered)
+    return rows.filter((row) => row.id !== null).map(({ searchAnswered: _, ...task }) => task)
+  return walkBack(db, scope, match, take)
+}
+
+/**
+ * Tests the newest `window` candidates in time order (an ordered index scan, one per status
+ * merged). Its matches are the page when they fill it or when there are no older candidates:
+ * then the rows come back flagged `searchAnswered`. Otherwise one row flags that they did not.
+ * Reading in time order finds a common word's page at once; for a word only old tasks have,
+ * the planner (which assumes matches are spread evenly) would read every newer task first:
+ * the window bounds that, and the walk takes over.
+ */
+function newestCandidatesStep(scope: SearchScope, match: Prisma.Sql, take: number, window: number) {
+  const newest = (extra: Prisma.Sql[]) => Prisma.sql`
+    SELECT id, created_at, ${match} AS hit FROM tasks
+    WHERE ${Prisma.join([...scope.conditions, ...extra], ' AND ')}
+    ORDER BY created_at DESC, id DESC
+    LIMIT ${window}`
+  const candidates =
+    scope.statuses.length <= 1
+      ? newest(scope.statuses.map(statusIs))
+      : Prisma.sql`
+    SELECT id, created_at, hit FROM (${Prisma.join(
+      scope.statuses.map((status) => Prisma.sql`(${newest([statusIs(status)])})`),
+      ' UNION ALL ',
+    )}) AS candidates
+    ORDER BY created_at DESC, id DESC
+    LIMIT ${window}`
+  return Prisma.sql`
+    WITH recent AS MATERIALIZED (${candidates}),
+    hits AS MATERIALIZED (
+      SELECT id FROM recent WHERE hit ORDER BY created_at DESC, id DESC LIMIT ${take}
+    ), answered AS MATERIALIZED (
+      SELECT (SELECT count(*) FROM hits) = ${take} OR (SELECT count(*) FROM recent) < ${window} AS yes
+    )
+    SELECT answered.yes AS "searchAnswered", page.* FROM answered
+    LEFT JOIN (
+      SELECT ${Prisma.raw(taskSelectList)} FROM tasks WHERE id IN (SELECT id FROM hits)
+    ) AS page ON answered.yes
+    ORDER BY page."createdAt" DESC, page.id DESC`
+}
+
+// The index tasks_prompt_search_by_time_manual holds these two expressions beside the
+// trigrams: a probe for one week's (or one day's) matches reads only that key's entries.
+const weekKey = Prisma.raw(`date_trunc('week', created_at AT TIME ZONE 'UTC')`)
+const dayKey = Prisma.raw(`date_trunc('day', created_at AT TIME ZONE 'UTC')`)
+
+/**
+ * The newest `take` matches, found by walking back in time through the time-and-trigram
+ * index: week by week to the week where the count is reached, then that week again, whole
+ * or a day at a time. Each probe reads one week's or one day's key, so it costs what that
+ * span's matches cost, not all of them (a word common among old tasks has tens of thousands,
+ * on as many heap pages). Index and sequential scans are off for the walk: with a LIMIT in
+ * sight the planner would read in time order, or the whole table, hoping to meet matches early.
+ */
+async function walkBack(
+  db: PrismaClient,
+  scope: SearchScope,
+  match: Prisma.Sql,
+  take: number,
+): Promise<Task[]> {
+  const where = walkConditions(scope)
+  // The walk runs from the week of the latest task (or of `before`) to that of the oldest
+  // (or of `after`). Read before the settings change, so they come from the created_at index.
+  const opening = 'SELECT min(created_at) AS oldest, max(created_at) AS newest FROM tasks'
+  type Span = { oldest: Date | null; newest: Date | null }
+  return inReadOnlyTransaction<Span, Task[]>(
+    db,
+    { opening, settings: walkSettings },
+    async (query, [span]) => {
+      if (!span?.oldest || !span.newest) return []
+      const latest = scope.before && scope.before < span.newest ? scope.before : span.newest
+      const earliest = scope.after && scope.after > span.oldest ? scope.after : span.oldest
+      // Twice the page: when the rows read run past the page's last week, that week is whole.
+      const limit = 2 * take
+      const weeks = weeksStep(where, match, latest, earliest, limit)
+      const rows = await query<Task & { searchWeek: string }>(weeks.text, weeks.values)
+      const tasks = rows.slice(0, take).map(({ searchWeek: _, ...task }) => task)
+      const pageWeek = rows[take - 1]?.searchWeek
+      // The statement stopped at its limit inside the page's last week: that week may have
+      // newer matches it did not reach, so the page's tail is read again from that week.
+      if (pageWeek !== undefined && rows.length === limit && rows.at(-1)?.searchWeek === pageWeek) {
+        const before = rows.findIndex((row) => row.searchWeek === pageWeek)
+        const cut = rows.slice(before)
+        const need = take - before
+        const again = looksBusy(cut)
+          ? daysStep(where, match, latest, pageWeek, need)
+          : wholeWeekStep(where, match, pageWeek, need)
+        tasks.splice(before, tasks.length - before, ...(await query<Task>(again.text, again.values)))
+      }
+      return tasks
+    },
+  )
+}
+
+/** Only bitmap scans: see walkBack. */
+const walkSettings = { enable_seqscan: 'off', enable_indexscan: 'off' }
+
+/** The scope's conditions, statuses included, for the walk's probes. */
+function walkConditions(scope: SearchScope): Prisma.Sql {
+  const statuses = scope.statuses.length ? [Prisma.sql`status = ANY(${scope.statuses}::"TaskStatus"[])`] : []
+  return Prisma.join([...scope.conditions, ...statuses], ' AND ')
+}
+
+const taskColumns = Prisma.raw(taskSelectList)
+
+/**
+ * The tasks of one week's or one day's `key` whose prompts match, as a subquery named `tasks`
+ * for the list's conditions to filter. OFFSET 0 keeps those conditions out of the scan: the
+ * planner would otherwise AND the matches with a whole status's or client's entries from
+ * their btree indexes (100,000 of them), to visit fewer rows than the matches already are.
+ */
+const matchesAt = (key: Prisma.Sql, at: Prisma.Sql, match: Prisma.Sql) =>
+  Prisma.sql`(SELECT * FROM tasks WHERE ${key} = ${at} AND ${match} OFFSET 0) AS tasks`
+
+/**
+ * The first `limit` matches met walking back a week at a time from the latest week: the weeks
+ * are probed in turn (a nested loop over the series) and each is read in table order, so the
+ * statement stops inside the week where the count is reached. Every earlier week it read is
+ * whole. Rows come newest week first, sorted within their week, each with its week.
+ */
+function weeksStep(where: Prisma.Sql, match: Prisma.Sql, latest: Date, earliest: Date, limit: number) {
+  return Prisma.sql`
+    SELECT "searchWeek", ${Prisma.raw(taskFieldList)} FROM (
+      SELECT w.week::text AS "searchWeek", w.n AS "searchStep", f.*
+      FROM generate_series(
+        date_trunc('week', ${latest}::timestamptz AT TIME ZONE 'UTC'),
+        date_trunc('week', ${earliest}::timestamptz AT TIME ZONE 'UTC'),
+        interval '-1 week'
+      ) WITH ORDINALITY AS w(week, n)
+      CROSS JOIN LATERAL (
+        SELECT ${taskColumns} FROM ${matchesAt(weekKey, Prisma.sql`w.week`, match)} WHERE ${where} LIMIT ${limit}
+      ) AS f
+      LIMIT ${limit}
+    ) AS walked
+    ORDER BY "searchStep", "createdAt" DESC, id DESC`
+}
+
+/**
+ * Whether a week cut short holds too many matches to read whole (more than about 200). Its
+ * rows were read in table order, which is about time order (tasks are stored as they come),
+ * so the time they span tells the week's density. Only the cost depends on the guess: either
+ * way the page is the same.
+ */
+function looksBusy(cut: { createdAt: Date }[]): boolean {
+  const times = cut.map((task) => task.createdAt.getTime())
+  const span = Math.max(...times) - Math.min(...times)
+  return cut.length * 7 * 86_400_000 > 200 * span
+}
+
+/** A week's newest `need` matches, all of them read and sorted. */
+function wholeWeekStep(where: Prisma.Sql, match: Prisma.Sql, week: string, need: number) {
+  return Prisma.sql`
+    SELECT ${taskColumns} FROM ${matchesAt(weekKey, Prisma.sql`${week}::timestamp`, match)}
+    WHERE ${where}
+    ORDER BY created_at DESC, id DESC
+    LIMIT ${need}`
+}
+
+/** A week's newest `need` matches, a day at a time from its latest day until enough. */
+function daysStep(where: Prisma.Sql, match: Prisma.Sql, latest: Date, week: string, need: number) {
+  return Prisma.sql`
+    SELECT ${Prisma.raw(taskFieldList)} FROM (
+      SELECT d.n AS "searchStep", f.*
+      FROM generate_series(
+        least(${week}::timestamp + interval '6 days', date_trunc('day', ${latest}::timestamptz AT TIME ZONE 'UTC')),
+        ${week}::timestamp,
+        interval '-1 day'
+      ) WITH ORDINALITY AS d(day, n)
+      CROSS JOIN LATERAL (
+        SELECT ${taskColumns} FROM ${matchesAt(dayKey, Prisma.sql`d.day`, match)}
+        WHERE ${where}
+        ORDER BY created_at DESC, id DESC
+        LIMIT ${need}
+      ) AS f
+      LIMIT ${need}
+    ) AS walked
+    ORDER BY "searchStep", "createdAt" DESC, id DESC`
+}
+
+/** A search's statements, for the plan tests (test/queries/prompt-search.test.ts). */
+export const searchStatements = {
+  promptMatches,
+  newestCandidatesStep,
+  walkSettings,
+  walkConditions,
+  weeksStep,
+  wholeWeekStep,
+  daysStep,
+}
