@@ -84,7 +84,8 @@ const settingPattern = /^[a-z_]+$/
  * Runs `work` in one read-only transaction on one of the pool's connections: first the
  * `opening` statement (no parameters), then these settings (`SET LOCAL`: they end with the
  * transaction and never leak into the pool), all three in one round trip; then `work`, with
- * the opening's rows. For clients createPrismaClient made.
+ * the opening's rows; statements marked with `prepareStatement` run prepared, as in
+ * `queryRows`. For clients createPrismaClient made.
  */
 export async function inReadOnlyTransaction<Opening, T>(
   db: PrismaClient,
@@ -106,7 +107,10 @@ export async function inReadOnlyTransaction<Opening, T>(
     )) as unknown as pg.QueryResult[]
     const opened = started[1]?.rows as Opening[]
     const result = await work(async <Row>(text: string, values: unknown[] = []) => {
-      const { rows } = await connection.query<Row & pg.QueryResultRow>({ text, values })
+      const name = statementNames.get(text)
+      const { rows } = await connection.query<Row & pg.QueryResultRow>(
+        name ? { name, text, values } : { text, values },
+      )
       return rows
     }, opened)
     await connection.query('COMMIT')

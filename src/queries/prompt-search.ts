@@ -1,4 +1,4 @@
-import { inReadOnlyTransaction, type PrismaClient, queryRows } from '../db/client.js'
+import { inReadOnlyTransaction, type PrismaClient, prepareStatement, queryRows } from '../db/client.js'
 import { Prisma, type Task } from '../generated/prisma/client.js'
 import type { TaskStatus } from '../tasks/status.js'
 import { taskFieldList, taskSelectList } from '../tasks/task-row.js'
@@ -127,7 +127,7 @@ async function walkBack(
       // Twice the page: when the rows read run past the page's last week, that week is whole.
       const limit = 2 * take
       const weeks = weeksStep(where, match, latest, earliest, limit)
-      const rows = await query<Task & { searchWeek: string }>(weeks.text, weeks.values)
+      const rows = await query<Task & { searchWeek: string }>(prepared(weeks.text), weeks.values)
       const tasks = rows.slice(0, take).map(({ searchWeek: _, ...task }) => task)
       const pageWeek = rows[take - 1]?.searchWeek
       // The statement stopped at its limit inside the page's last week: that week may have
@@ -139,15 +139,29 @@ async function walkBack(
         const again = looksBusy(cut)
           ? daysStep(where, match, latest, pageWeek, need)
           : wholeWeekStep(where, match, pageWeek, need)
-        tasks.splice(before, tasks.length - before, ...(await query<Task>(again.text, again.values)))
+        tasks.splice(
+          before,
+          tasks.length - before,
+          ...(await query<Task>(prepared(again.text), again.values)),
+        )
       }
       return tasks
     },
   )
 }
 
-/** Only bitmap scans: see walkBack. */
-const walkSettings = { enable_seqscan: 'off', enable_indexscan: 'off' }
+/**
+ * Only bitmap scans (see walkBack), and each statement planned once per connection: its plan
+ * does not depend on the values, only on the filters present, which its text spells out.
+ * Planning a walk's statement took about 0.4 ms, a tenth of what it then reads.
+ */
+const walkSettings = { enable_seqscan: 'off', enable_indexscan: 'off', plan_cache_mode: 'force_generic_plan' }
+
+/** The walk's statements run prepared: one text per combination of filters. */
+const prepared = (text: string) => {
+  prepareStatement(text)
+  return text
+}
 
 /** The scope's conditions, statuses included, for the walk's probes. */
 function walkConditions(scope: SearchScope): Prisma.Sql {
