@@ -147,9 +147,14 @@ t.test('a word the newest tasks have: the newest candidates answer, in time orde
   )
   const timeOrdered = all.filter((node) => node['Index Name'] === byTime)
   t.ok(timeOrdered.length > 0, `reads ${byTime} ${shape(all)}`)
+  // Postgres 17 and later stop at the page (they know the window comes in order); 15 reads
+  // the window whole and sorts it.
+  const [{ version }] = await prisma.$queryRaw<[{ version: number }]>`
+    SELECT current_setting('server_version_num')::int AS version`
+  const bound = version >= 170000 ? 100 : promptSearchWindow
   t.ok(
-    timeOrdered.every((node) => node['Actual Rows'] < 100),
-    'and only the first few entries',
+    timeOrdered.every((node) => node['Actual Rows'] <= bound),
+    `and at most ${bound} entries`,
   )
   t.equal(all[0]?.['Actual Rows'], 21, 'the page and one more')
 })
