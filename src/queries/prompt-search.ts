@@ -52,7 +52,31 @@ export async function searchTasks(
   const rows = await queryRows<Task & { searchAnswered: boolean }>(db, first.text, first.values)
   if (rows[0]?.searchAnswered)
     return rows.filter((row) => row.id !== null).map(({ searchAnswered: _, ...task }) => task)
+  if (!hasTrigram(q)) {
+    const every = everyMatchStep(scope, match, take)
+    return queryRows<Task>(db, every.text, every.values)
+  }
   return walkBack(db, scope, match, take)
+}
+
+/**
+ * Whether the trigram index can narrow a search for `q`: pg_trgm takes trigrams from runs
+ * of letters and digits, so `q` needs three in a row. Without one, every probe of the index
+ * would return its whole week to be checked row by row, and a walk would read the table a
+ * week at a time: the search reads every match once instead.
+ */
+export function hasTrigram(q: string): boolean {
+  return /[\p{L}\p{N}]{3}/u.test(q)
+}
+
+/** Every match, sorted: for a pattern no index narrows, the planner reads the table once. */
+function everyMatchStep(scope: SearchScope, match: Prisma.Sql, take: number) {
+  return Prisma.sql`
+    SELECT * FROM (
+      SELECT ${Prisma.raw(taskSelectList)} FROM tasks WHERE ${walkConditions(scope)} AND ${match} OFFSET 0
+    ) AS every_match
+    ORDER BY "createdAt" DESC, id DESC
+    LIMIT ${take}`
 }
 
 /**
@@ -250,6 +274,7 @@ function daysStep(where: Prisma.Sql, match: Prisma.Sql, latest: Date, week: stri
 /** A search's statements, for the plan tests (test/queries/prompt-search.test.ts). */
 export const searchStatements = {
   promptMatches,
+  everyMatchStep,
   newestCandidatesStep,
   walkSettings,
   walkConditions,

@@ -10,7 +10,12 @@ import t from 'tap'
 import { inReadOnlyTransaction } from '../../src/db/client.js'
 import { Prisma } from '../../src/generated/prisma/client.js'
 import { listPage, type TaskFilters } from '../../src/queries/list-tasks.js'
-import { promptSearchWindow, type SearchScope, searchStatements } from '../../src/queries/prompt-search.js'
+import {
+  hasTrigram,
+  promptSearchWindow,
+  type SearchScope,
+  searchStatements,
+} from '../../src/queries/prompt-search.js'
 import { visibleTasksSql } from '../../src/queries/scope.js'
 import type { Caller } from '../../src/tasks/caller.js'
 import { buildTestApp } from '../helpers/app.js'
@@ -90,6 +95,8 @@ t.test('every page matches a plain query, whatever the window and the filters', 
     ],
     ['after a date no match is that recent', admin, { status: [], q: 'vintage', createdAfter: daysAgo(30) }],
     ['no match at all', admin, { status: [], q: 'no such words' }],
+    // No three letters or digits in a row: no trigram to probe with, so no walk.
+    ['an old-only pattern without a trigram', admin, { status: [], q: 'L 1' }],
   ]
   for (const [name, caller, filters] of cases) {
     const want = await expectedIds(caller, filters)
@@ -245,4 +252,9 @@ t.test('each step of the walk reads one week or one day of the time-and-trigram 
       )
     }
   }
+})
+
+t.test('a search walks only when its pattern has a trigram (three letters or digits in a row)', async (t) => {
+  for (const q of ['abc', 'vintage reel', '100%', 'CAFÉ', 'é1x']) t.ok(hasTrigram(q), `${q}: walks`)
+  for (const q of ['ab', 'a_e', '% %', 'L 1', 'é!']) t.notOk(hasTrigram(q), `${q}: reads every match once`)
 })
