@@ -9,6 +9,7 @@ import t from 'tap'
 import { withPgClient } from '../../src/db/admin.js'
 import { Queues, startJobQueue } from '../../src/db/job-queue.js'
 import { createTestDatabase } from '../helpers/database.js'
+import { type ExplainRow, planNodes } from '../helpers/plans.js'
 
 const url = await createTestDatabase(t)
 const queue = await startJobQueue(url, pino({ level: 'silent' }))
@@ -20,15 +21,6 @@ await queue.insert(
   Array.from({ length: 10 }, (_, n) => ({ name: Queues.submit, data: { n: 5000 + n }, priority: 1 })),
 )
 await withPgClient(url, (client) => client.query('VACUUM (ANALYZE) pgboss.job'))
-
-interface PlanNode {
-  'Node Type': string
-  'Index Name'?: string
-  'Actual Rows': number
-  'Rows Removed by Filter'?: number
-  Plans?: PlanNode[]
-}
-const nodes = (node: PlanNode): PlanNode[] => [node, ...(node.Plans ?? []).flatMap(nodes)]
 
 t.test('a fetch reads the jobs it takes in index order, not the backlog', async (t) => {
   let captured: { text: string; values: unknown[] } | null = null
@@ -47,11 +39,8 @@ t.test('a fetch reads the jobs it takes in index order, not the backlog', async 
     // EXPLAIN ANALYZE runs the fetch (it marks jobs active): rolled back.
     await client.query('BEGIN')
     try {
-      const { rows } = await client.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(
-        `EXPLAIN (ANALYZE, FORMAT JSON) ${text}`,
-        values,
-      )
-      return nodes(rows[0]!['QUERY PLAN'][0].Plan)
+      const { rows } = await client.query<ExplainRow>(`EXPLAIN (ANALYZE, FORMAT JSON) ${text}`, values)
+      return planNodes(rows[0]!['QUERY PLAN'][0].Plan)
     } finally {
       await client.query('ROLLBACK')
     }

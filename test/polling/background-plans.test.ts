@@ -8,6 +8,7 @@ import t, { type Test } from 'tap'
 import { failOverdueTasks, overdueTasksSql } from '../../src/tasks/poll.js'
 import { claimDueDeliveriesSql } from '../../src/webhooks/deliver.js'
 import { buildTestApp } from '../helpers/app.js'
+import { entriesRead, type ExplainRow, type PlanNode, planNodes, planShape } from '../helpers/plans.js'
 
 const { runtime } = await buildTestApp(t, { WORKERS_ENABLED: 'false' })
 const { prisma } = runtime.deps
@@ -42,16 +43,6 @@ await prisma.$executeRaw`
 await prisma.$executeRaw`VACUUM (ANALYZE) tasks`
 await prisma.$executeRaw`VACUUM (ANALYZE) webhook_deliveries`
 
-interface PlanNode {
-  'Node Type': string
-  'Index Name'?: string
-  'Actual Rows': number
-  'Actual Loops'?: number
-  'Rows Removed by Filter'?: number
-  Plans?: PlanNode[]
-}
-const nodes = (node: PlanNode): PlanNode[] => [node, ...(node.Plans ?? []).flatMap(nodes)]
-
 /** Thrown to roll back what EXPLAIN ANALYZE of a write did. */
 class RolledBack extends Error {}
 
@@ -65,10 +56,10 @@ async function planOf(sql: string, types: string[], values: string[], generic: b
     .$transaction(async (tx) => {
       await tx.$executeRawUnsafe(`SET LOCAL plan_cache_mode = ${generic ? 'force_generic_plan' : 'auto'}`)
       await tx.$executeRawUnsafe(`PREPARE planned (${types.join(', ')}) AS ${sql}`)
-      const [row] = await tx.$queryRawUnsafe<{ 'QUERY PLAN': [{ Plan: PlanNode }] }[]>(
+      const [row] = await tx.$queryRawUnsafe<ExplainRow[]>(
         `EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE planned (${values.join(', ')})`,
       )
-      plan = nodes(row!['QUERY PLAN'][0].Plan)
+      plan = planNodes(row!['QUERY PLAN'][0].Plan)
       throw new RolledBack()
     })
     .catch((error: unknown) => {
@@ -80,14 +71,12 @@ async function planOf(sql: string, types: string[], values: string[], generic: b
 }
 
 /** Index entries the plan's index scans touched: returned plus skipped by a filter. */
-const entriesRead = (all: PlanNode[]) =>
-  all
-    .filter((node) => node['Node Type'].startsWith('Index'))
-    .reduce((sum, scan) => sum + scan['Actual Rows'] + (scan['Rows Removed by Filter'] ?? 0), 0)
+const indexEntriesRead = (all: PlanNode[]) =>
+  entriesRead(all.filter((node) => node['Node Type'].startsWith('Index')))
 
 /** Asserts that `all` reads `index` and no table in full. */
 function readsOnly(t: Test, all: PlanNode[], index: string, exceptPkey = false) {
-  const shape = JSON.stringify(all.map((node) => node['Index Name'] ?? node['Node Type']))
+  const shape = planShape(all)
   t.notOk(
     all.some((node) => node['Node Type'].includes('Seq Scan')),
     `no sequential scan ${shape}`,
@@ -108,7 +97,7 @@ for (const generic of [false, true]) {
   t.test(`the deadline watch reads only overdue active tasks (${plan} plan)`, async (t) => {
     const all = await planOf(overdueTasksSql, ['timestamptz', 'int'], ['now()', '500'], generic)
     readsOnly(t, all, 'tasks_active_deadline_manual')
-    t.equal(entriesRead(all), 30, 'reads the 30 overdue tasks and nothing else')
+    t.equal(indexEntriesRead(all), 30, 'reads the 30 overdue tasks and nothing else')
   })
 
   t.test(`the webhook sweep reads only due pending deliveries (${plan} plan)`, async (t) => {
@@ -121,7 +110,7 @@ for (const generic of [false, true]) {
     // The UPDATE finds each claimed row again by its primary key.
     readsOnly(t, all, 'webhook_deliveries_due_manual', true)
     const due = all.filter((node) => node['Index Name'] === 'webhook_deliveries_due_manual')
-    t.equal(entriesRead(due), 20, 'reads the 20 due deliveries and nothing else')
+    t.equal(indexEntriesRead(due), 20, 'reads the 20 due deliveries and nothing else')
     t.equal(all[0]?.['Actual Rows'], 20, 'and claims them')
   })
 }

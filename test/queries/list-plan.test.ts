@@ -9,14 +9,10 @@ import t from 'tap'
 import { Prisma } from '../../src/generated/prisma/client.js'
 import { listTasksSql, type TaskFilters } from '../../src/queries/list-tasks.js'
 import type { Caller } from '../../src/tasks/caller.js'
-import { buildTestApp } from '../helpers/app.js'
-import { createKey } from './support.js'
+import { entriesRead, type ExplainRow, planNodes } from '../helpers/plans.js'
+import { listTestSetup } from './support.js'
 
-const { runtime } = await buildTestApp(t, { WORKERS_ENABLED: 'false' })
-const prisma = runtime.deps.prisma
-const client = await createKey(prisma, 'client')
-const admin: Caller = { apiKeyId: null, role: 'admin', scope: 'admin' }
-const asClient: Caller = { apiKeyId: client.id, role: 'client', scope: client.id }
+const { prisma, client, admin, asClient } = await listTestSetup(t)
 
 await prisma.$executeRaw`
   INSERT INTO tasks (id, model, status, input, client_scope, estimated_credits, deadline_at, created_at, updated_at, api_key_id)
@@ -31,19 +27,6 @@ await prisma.$executeRaw`
 // VACUUM ANALYZE, as autovacuum would: the plans depend on the statistics it gathers.
 await prisma.$executeRaw`VACUUM (ANALYZE) tasks`
 
-interface PlanNode {
-  'Node Type': string
-  'Index Name'?: string
-  'Index Cond'?: string
-  'Actual Rows': number
-  'Rows Removed by Filter'?: number
-  Plans?: PlanNode[]
-}
-
-function nodes(node: PlanNode): PlanNode[] {
-  return [node, ...(node.Plans ?? []).flatMap(nodes)]
-}
-
 async function plan(caller: Caller, filters: TaskFilters, deep: boolean) {
   let after = null
   if (deep) {
@@ -57,10 +40,10 @@ async function plan(caller: Caller, filters: TaskFilters, deep: boolean) {
     if (!row) throw new Error('no task matches')
     after = { createdAt: row.created_at, id: row.id }
   }
-  const [result] = await prisma.$queryRaw<{ 'QUERY PLAN': [{ Plan: PlanNode }] }[]>(
+  const [result] = await prisma.$queryRaw<ExplainRow[]>(
     Prisma.sql`EXPLAIN (ANALYZE, FORMAT JSON) ${listTasksSql(caller, filters, after, 21)}`,
   )
-  return nodes((result as { 'QUERY PLAN': [{ Plan: PlanNode }] })['QUERY PLAN'][0].Plan)
+  return planNodes((result as ExplainRow)['QUERY PLAN'][0].Plan)
 }
 
 const byTime = 'tasks_created_at_id_idx'
@@ -73,10 +56,6 @@ const cases: [string, Caller, TaskFilters, string[]][] = [
   ['model', admin, { status: [], model: 'hailuo-2.3' }, ['tasks_model_created_at_id_idx', byTime]],
   ['a client key', asClient, { status: [] }, ['tasks_api_key_id_created_at_id_idx', byTime]],
 ]
-
-/** Index entries a plan touched: returned plus skipped by a filter. */
-const entriesRead = (scans: PlanNode[]) =>
-  scans.reduce((sum, scan) => sum + scan['Actual Rows'] + (scan['Rows Removed by Filter'] ?? 0), 0)
 
 for (const [name, caller, filters, indexes] of cases) {
   t.test(`${name}: first and deep pages read ${indexes.join(' or ')} in order`, async (t) => {

@@ -18,14 +18,10 @@ import {
 } from '../../src/queries/prompt-search.js'
 import { visibleTasksSql } from '../../src/queries/scope.js'
 import type { Caller } from '../../src/tasks/caller.js'
-import { buildTestApp } from '../helpers/app.js'
-import { createKey } from './support.js'
+import { type ExplainRow, type PlanNode, planNodes, planShape } from '../helpers/plans.js'
+import { listTestSetup } from './support.js'
 
-const { runtime } = await buildTestApp(t, { WORKERS_ENABLED: 'false' })
-const prisma = runtime.deps.prisma
-const client = await createKey(prisma, 'client')
-const admin: Caller = { apiKeyId: null, role: 'admin', scope: 'admin' }
-const asClient: Caller = { apiKeyId: client.id, role: 'client', scope: client.id }
+const { prisma, client, admin, asClient } = await listTestSetup(t)
 
 // One task every 370 s back from now (about 86 days), stored oldest first as the service
 // stores them (a walk reads a week in table order). 'aardvark' is in every 1000th (20, in
@@ -109,30 +105,17 @@ t.test('every page matches a plain query, whatever the window and the filters', 
   }
 })
 
-interface PlanNode {
-  'Node Type': string
-  'Index Name'?: string
-  'Index Cond'?: string
-  'Actual Rows': number
-  'Rows Removed by Filter'?: number
-  Plans?: PlanNode[]
-}
-
-const nodes = (node: PlanNode): PlanNode[] => [node, ...(node.Plans ?? []).flatMap(nodes)]
-const shape = (all: PlanNode[]) => JSON.stringify(all.map((node) => node['Index Name'] ?? node['Node Type']))
-
 /** EXPLAIN ANALYZE of one statement, with the walk's settings when `walk` says so. */
 async function explain(statement: Prisma.Sql, walk: boolean): Promise<PlanNode[]> {
-  type Explained = { 'QUERY PLAN': [{ Plan: PlanNode }] }
   const text = `EXPLAIN (ANALYZE, FORMAT JSON) ${statement.text}`
   const rows = walk
     ? await inReadOnlyTransaction(
         prisma,
         { opening: 'SELECT 1', settings: searchStatements.walkSettings },
-        (query) => query<Explained>(text, statement.values),
+        (query) => query<ExplainRow>(text, statement.values),
       )
-    : await prisma.$queryRawUnsafe<Explained[]>(text, ...statement.values)
-  return nodes(rows[0]!['QUERY PLAN'][0].Plan)
+    : await prisma.$queryRawUnsafe<ExplainRow[]>(text, ...statement.values)
+  return planNodes(rows[0]!['QUERY PLAN'][0].Plan)
 }
 
 const byTime = 'tasks_created_at_id_idx'
@@ -150,10 +133,10 @@ t.test('a word the newest tasks have: the newest candidates answer, in time orde
   )
   t.notOk(
     all.some((node) => node['Node Type'] === 'Seq Scan' || node['Node Type'].startsWith('Bitmap')),
-    `no sequential or bitmap scan ${shape(all)}`,
+    `no sequential or bitmap scan ${planShape(all)}`,
   )
   const timeOrdered = all.filter((node) => node['Index Name'] === byTime)
-  t.ok(timeOrdered.length > 0, `reads ${byTime} ${shape(all)}`)
+  t.ok(timeOrdered.length > 0, `reads ${byTime} ${planShape(all)}`)
   // Postgres 17 and later stop at the page (they know the window comes in order); 15 reads
   // the window whole and sorts it.
   const [{ version }] = await prisma.$queryRaw<[{ version: number }]>`
@@ -226,7 +209,7 @@ t.test('each step of the walk reads one week or one day of the time-and-trigram 
           scans.every(
             (node) => node['Node Type'] === 'Bitmap Index Scan' && node['Index Name'] === byTimeAndTrigram,
           ),
-        `${who}, ${step}: only ${byTimeAndTrigram}, no other index or table scan ${shape(all)}`,
+        `${who}, ${step}: only ${byTimeAndTrigram}, no other index or table scan ${planShape(all)}`,
       )
       t.ok(
         scans.some((node) => node['Index Cond']?.includes(`date_trunc('${key}'`)),

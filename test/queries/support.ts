@@ -4,7 +4,9 @@ import type { PrismaClient } from '../../src/db/client.js'
 import type { Prisma } from '../../src/generated/prisma/client.js'
 import type { Caller } from '../../src/tasks/caller.js'
 import type { TaskStatus } from '../../src/tasks/status.js'
+import type { Test } from 'tap'
 import { freePort } from '../../scripts/lib/free-port.js'
+import { buildTestApp } from '../helpers/app.js'
 
 export { freePort }
 
@@ -25,6 +27,16 @@ export async function createKey(
 ): Promise<TestKey> {
   const { apiKey, secret } = await createApiKey(prisma, { name, role })
   return { id: apiKey.id, headers: { authorization: `Bearer ${secret}` } }
+}
+
+/** The app the list plan tests query (workers off), a client key, and an admin and that client as callers. */
+export async function listTestSetup(t: Test) {
+  const { runtime } = await buildTestApp(t, { WORKERS_ENABLED: 'false' })
+  const prisma = runtime.deps.prisma
+  const client = await createKey(prisma, 'client')
+  const admin: Caller = { apiKeyId: null, role: 'admin', scope: 'admin' }
+  const asClient: Caller = { apiKeyId: client.id, role: 'client', scope: client.id }
+  return { prisma, client, admin, asClient }
 }
 
 /**
