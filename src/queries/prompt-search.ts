@@ -80,42 +80,56 @@ function everyMatchStep(scope: SearchScope, match: Prisma.Sql, take: number) {
 }
 
 /**
+ * How many of the newest candidates are read first for one match: none among them (a word
+ * that is rare, or only old tasks have) sends the search to the walk at once, without
+ * testing the rest of the window.
+ */
+export const promptSearchProbe = 500
+
+/**
  * Tests the newest `window` candidates in time order (an ordered index scan, one per status
  * merged). Its matches are the page when they fill it or when there are no older candidates:
  * then the rows come back flagged `searchAnswered`. Otherwise one row flags that they did not.
  * Reading in time order finds a common word's page at once; for a word only old tasks have,
  * the planner (which assumes matches are spread evenly) would read every newer task first:
- * the window bounds that, and the walk takes over.
+ * the window bounds that, and the walk takes over. When the newest `promptSearchProbe` candidates
+ * hold no match, the window is not read further: a page from the rest is unlikely, and the
+ * walk finds whatever it holds.
  */
 function newestCandidatesStep(scope: SearchScope, match: Prisma.Sql, take: number, window: number) {
-  const newest = (extra: Prisma.Sql[]) => Prisma.sql`
+  const newest = (limit: number, extra: Prisma.Sql[]) => Prisma.sql`
     SELECT id, created_at, ${match} AS hit FROM tasks
     WHERE ${Prisma.join([...scope.conditions, ...extra], ' AND ')}
     ORDER BY created_at DESC, id DESC
-    LIMIT ${window}`
-  const candidates =
+    LIMIT ${limit}`
+  const candidates = (limit: number) =>
     scope.statuses.length <= 1
-      ? newest(scope.statuses.map(statusIs))
+      ? newest(limit, scope.statuses.map(statusIs))
       : Prisma.sql`
     SELECT id, created_at, hit FROM (${Prisma.join(
-      scope.statuses.map((status) => Prisma.sql`(${newest([statusIs(status)])})`),
+      scope.statuses.map((status) => Prisma.sql`(${newest(limit, [statusIs(status)])})`),
       ' UNION ALL ',
     )}) AS candidates
     ORDER BY created_at DESC, id DESC
-    LIMIT ${window}`
+    LIMIT ${limit}`
+  const probe = Math.min(promptSearchProbe, window)
+  // CTEs are read only as far as they are asked for, and CASE asks in order: a common word
+  // reads the probe to its first match and the window to its page; a rare one the probe.
   return Prisma.sql`
-    WITH recent AS MATERIALIZED (${candidates}),
+    WITH probe AS MATERIALIZED (${candidates(probe)}),
+    recent AS MATERIALIZED (${candidates(window)}),
     hits AS MATERIALIZED (
       SELECT id FROM recent WHERE hit ORDER BY created_at DESC, id DESC LIMIT ${take}
     ), answered AS MATERIALIZED (
-      -- CASE, not OR: counting the window reads all of it, which a full page makes needless.
-      SELECT CASE WHEN (SELECT count(*) FROM hits) = ${take} THEN true
+      SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM probe WHERE hit) THEN (SELECT count(*) FROM probe) < ${probe}
+                  WHEN (SELECT count(*) FROM hits) = ${take} THEN true
                   ELSE (SELECT count(*) FROM recent) < ${window} END AS yes
     )
     SELECT answered.yes AS "searchAnswered", page.* FROM answered
-    LEFT JOIN (
-      SELECT ${Prisma.raw(taskSelectList)} FROM tasks WHERE id IN (SELECT id FROM hits)
-    ) AS page ON answered.yes
+    LEFT JOIN LATERAL (
+      -- answered.yes alone is a gate (evaluated once, first): no page, no hits read.
+      SELECT ${Prisma.raw(taskSelectList)} FROM tasks WHERE answered.yes AND id IN (SELECT id FROM hits)
+    ) AS page ON true
     ORDER BY page."createdAt" DESC, page.id DESC`
 }
 
