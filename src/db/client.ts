@@ -70,9 +70,14 @@ export async function queryRows<Row>(
 ): Promise<Row[]> {
   const pool = pools.get(db)
   if (!pool) return db.$queryRawUnsafe<Row[]>(text, ...values)
-  const name = statementNames.get(text)
-  const result = await pool.query<Row & pg.QueryResultRow>(name ? { name, text, values } : { text, values })
+  const result = await pool.query<Row & pg.QueryResultRow>(queryConfig(text, values))
   return result.rows
+}
+
+/** A statement as node-postgres runs it: named (prepared) when `prepareStatement` marked its text. */
+function queryConfig(text: string, values: unknown[]): pg.QueryConfig {
+  const name = statementNames.get(text)
+  return name ? { name, text, values } : { text, values }
 }
 
 /** One statement's rows, as `queryRows` returns them, on the connection a helper holds. */
@@ -107,10 +112,7 @@ export async function inReadOnlyTransaction<Opening, T>(
     )) as unknown as pg.QueryResult[]
     const opened = started[1]?.rows as Opening[]
     const result = await work(async <Row>(text: string, values: unknown[] = []) => {
-      const name = statementNames.get(text)
-      const { rows } = await connection.query<Row & pg.QueryResultRow>(
-        name ? { name, text, values } : { text, values },
-      )
+      const { rows } = await connection.query<Row & pg.QueryResultRow>(queryConfig(text, values))
       return rows
     }, opened)
     await connection.query('COMMIT')

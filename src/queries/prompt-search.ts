@@ -1,6 +1,7 @@
 import { inReadOnlyTransaction, type PrismaClient, prepareStatement, queryRows } from '../db/client.js'
 import { Prisma, type Task } from '../generated/prisma/client.js'
 import type { TaskStatus } from '../tasks/status.js'
+import { dayMs } from '../stats/plan.js'
 import { taskFieldList, taskSelectList } from '../tasks/task-row.js'
 
 /**
@@ -21,6 +22,10 @@ export interface SearchScope {
   /** …and ends at the week of the oldest task, or of this instant if later. */
   after?: Date
 }
+
+const taskColumns = Prisma.raw(taskSelectList)
+/** The same fields, selected again from a subquery over taskColumns. */
+const taskFields = Prisma.raw(taskFieldList)
 
 /** `q` as a LIKE pattern (lowered in SQL): the user's text matches literally, wildcards included. */
 function containsPattern(text: string): string {
@@ -73,7 +78,7 @@ export function hasTrigram(q: string): boolean {
 function everyMatchStep(scope: SearchScope, match: Prisma.Sql, take: number) {
   return Prisma.sql`
     SELECT * FROM (
-      SELECT ${Prisma.raw(taskSelectList)} FROM tasks WHERE ${walkConditions(scope)} AND ${match} OFFSET 0
+      SELECT ${taskColumns} FROM tasks WHERE ${walkConditions(scope)} AND ${match} OFFSET 0
     ) AS every_match
     ORDER BY "createdAt" DESC, id DESC
     LIMIT ${take}`
@@ -128,7 +133,7 @@ function newestCandidatesStep(scope: SearchScope, match: Prisma.Sql, take: numbe
     SELECT answered.yes AS "searchAnswered", page.* FROM answered
     LEFT JOIN LATERAL (
       -- answered.yes alone is a gate (evaluated once, first): no page, no hits read.
-      SELECT ${Prisma.raw(taskSelectList)} FROM tasks WHERE answered.yes AND id IN (SELECT id FROM hits)
+      SELECT ${taskColumns} FROM tasks WHERE answered.yes AND id IN (SELECT id FROM hits)
     ) AS page ON true
     ORDER BY page."createdAt" DESC, page.id DESC`
 }
@@ -209,8 +214,6 @@ function walkConditions(scope: SearchScope): Prisma.Sql {
   return Prisma.join([...scope.conditions, ...statuses], ' AND ')
 }
 
-const taskColumns = Prisma.raw(taskSelectList)
-
 /**
  * The tasks of one week's or one day's `key` whose prompts match, as a subquery named `tasks`
  * for the list's conditions to filter. OFFSET 0 keeps those conditions out of the scan: the
@@ -228,7 +231,7 @@ const matchesAt = (key: Prisma.Sql, at: Prisma.Sql, match: Prisma.Sql) =>
  */
 function weeksStep(where: Prisma.Sql, match: Prisma.Sql, latest: Date, earliest: Date, limit: number) {
   return Prisma.sql`
-    SELECT "searchWeek", ${Prisma.raw(taskFieldList)} FROM (
+    SELECT "searchWeek", ${taskFields} FROM (
       SELECT w.week::text AS "searchWeek", w.n AS "searchStep", f.*
       FROM generate_series(
         date_trunc('week', ${latest}::timestamptz AT TIME ZONE 'UTC'),
@@ -243,16 +246,19 @@ function weeksStep(where: Prisma.Sql, match: Prisma.Sql, latest: Date, earliest:
     ORDER BY "searchStep", "createdAt" DESC, id DESC`
 }
 
+/** A week with more matches than this is read a day at a time rather than whole. */
+const busyWeekMatches = 200
+
 /**
- * Whether a week cut short holds too many matches to read whole (more than about 200). Its
- * rows were read in table order, which is about time order (tasks are stored as they come),
- * so the time they span tells the week's density. Only the cost depends on the guess: either
- * way the page is the same.
+ * Whether a week cut short holds more than `busyWeekMatches`. Its rows were read in table
+ * order, which is about time order (tasks are stored as they come), so the time they span
+ * tells the week's density. Only the cost depends on the guess: either way the page is the
+ * same.
  */
 function looksBusy(cut: { createdAt: Date }[]): boolean {
   const times = cut.map((task) => task.createdAt.getTime())
   const span = Math.max(...times) - Math.min(...times)
-  return cut.length * 7 * 86_400_000 > 200 * span
+  return cut.length * 7 * dayMs > busyWeekMatches * span
 }
 
 /** A week's newest `need` matches, all of them read and sorted. */
@@ -267,7 +273,7 @@ function wholeWeekStep(where: Prisma.Sql, match: Prisma.Sql, week: string, need:
 /** A week's newest `need` matches, a day at a time from its latest day until enough. */
 function daysStep(where: Prisma.Sql, match: Prisma.Sql, latest: Date, week: string, need: number) {
   return Prisma.sql`
-    SELECT ${Prisma.raw(taskFieldList)} FROM (
+    SELECT ${taskFields} FROM (
       SELECT d.n AS "searchStep", f.*
       FROM generate_series(
         least(${week}::timestamp + interval '6 days', date_trunc('day', ${latest}::timestamptz AT TIME ZONE 'UTC')),
