@@ -23,11 +23,11 @@ import { benchE2e } from './lib/e2e.js'
 import { explainEndpoints } from './lib/explain.js'
 import { benchIngest } from './lib/ingest.js'
 import { type LoadGenerator, loadGenerators, useLoadGenerator } from './lib/load.js'
-import { cleanupAll, memoryOf, sampleMemory } from './lib/procs.js'
+import { memoryOf, runMain, sampleMemory } from './lib/procs.js'
 import { benchQueries } from './lib/queries.js'
 import { type Check, machineInfo, table, writeResults } from './lib/report.js'
 import { bulkLoad } from './lib/scale.js'
-import { imageNodeOptions, startStack } from './lib/service.js'
+import { envPair, imageNodeOptions, startStack } from './lib/service.js'
 import { benchSubmission, waitSettled } from './lib/submission.js'
 
 const sections = ['ingest', 'submission', 'queries', 'e2e'] as const
@@ -48,13 +48,6 @@ const { values: flags } = parseArgs({
     'node-args': { type: 'string' },
   },
 })
-
-/** `NAME=VALUE` (the value may hold more `=`). */
-function serviceEnvPair(pair: string): [string, string] {
-  const at = pair.indexOf('=')
-  if (at < 1) throw new Error(`--service-env: expected NAME=VALUE, got ${pair}`)
-  return [pair.slice(0, at), pair.slice(at + 1)]
-}
 
 const generator = flags['load-generator'] as LoadGenerator
 if (!loadGenerators.includes(generator))
@@ -119,7 +112,7 @@ async function main(): Promise<number> {
     cpuProfDir: flags['cpu-prof'],
     built: !flags.tsx,
     nodeOptions,
-    extraEnv: Object.fromEntries((flags['service-env'] ?? []).map(serviceEnvPair)),
+    extraEnv: Object.fromEntries((flags['service-env'] ?? []).map((pair) => envPair('--service-env', pair))),
     nodeArgs: flags['node-args']?.split(' ').filter(Boolean) ?? [],
   })
   const memory = sampleMemory(stack.service.pid)
@@ -260,19 +253,4 @@ async function main(): Promise<number> {
   return Object.keys(errors).length === 0 ? 0 : 1
 }
 
-let exiting = false
-const finish = async (code: number) => {
-  if (exiting) return
-  exiting = true
-  await cleanupAll()
-  process.exit(code)
-}
-process.once('SIGINT', () => void finish(130))
-process.once('SIGTERM', () => void finish(143))
-main().then(
-  (code) => finish(code),
-  (error: unknown) => {
-    console.error(error)
-    return finish(1)
-  },
-)
+runMain(main)

@@ -88,14 +88,15 @@ const directSingleSet = 'b0000003'
 const pairsServiceSet = 'b0000004'
 const pairsDirectSet = 'b0000005'
 
-const finishedIn = (db: BenchDb, set: string, count: number) =>
+/** How many tasks benchId(set, 1…count) are finished. */
+export const finishedIn = (db: BenchDb, set: string, count: number) =>
   countRows(db.pool, `SELECT count(*) AS n FROM tasks WHERE id BETWEEN $1 AND $2 AND status = 'finished'`, [
     benchId(set, 1),
     benchId(set, count),
   ])
 
 /** A rotation over `count` callbacks, each for another task of `set`: every request is a real state change. */
-function rotation(set: string, count: number, pathFor: (id: string) => string) {
+export function rotation(set: string, count: number, pathFor: (id: string) => string) {
   const paths: string[] = []
   const bodies: string[] = []
   for (let n = 1; n <= count; n++) {

@@ -20,6 +20,29 @@ export async function cleanupAll(): Promise<void> {
   }
 }
 
+/**
+ * Runs a bench entry point and exits with its code once everything started is cleaned up;
+ * on an error (code 1) or SIGINT/SIGTERM too, so no Postgres or service outlives it.
+ */
+export function runMain(main: () => Promise<number>): void {
+  let exiting = false
+  const finish = async (code: number) => {
+    if (exiting) return
+    exiting = true
+    await cleanupAll()
+    process.exit(code)
+  }
+  process.once('SIGINT', () => void finish(130))
+  process.once('SIGTERM', () => void finish(143))
+  main().then(
+    (code) => finish(code),
+    (error: unknown) => {
+      console.error(error)
+      return finish(1)
+    },
+  )
+}
+
 export interface Child {
   name: string
   pid: number

@@ -38,6 +38,13 @@ export interface StackOptions {
   nodeArgs?: string[]
 }
 
+/** `NAME=VALUE` (the value may hold more `=`), given to `flag`. */
+export function envPair(flag: string, pair: string): [string, string] {
+  const at = pair.indexOf('=')
+  if (at < 1) throw new Error(`${flag}: expected NAME=VALUE, got ${pair}`)
+  return [pair.slice(0, at), pair.slice(at + 1)]
+}
+
 /** Starts the PoYo simulator and the service (`node --import tsx src/server.ts`), each its own process. */
 export async function startStack(options: StackOptions): Promise<Stack> {
   const simPort = await freePort()
