@@ -14,8 +14,8 @@ import { createPrismaClient, disconnectPrisma } from '../src/db/client.js'
 import { callbackUrl } from '../src/tasks/callback-token.js'
 import { insertNotStartedTasks, startBenchDb } from './lib/db.js'
 import { directRunner } from './lib/direct-sql.js'
-import { finishedIn, rotation } from './lib/ingest.js'
-import { fire, type Step } from './lib/load.js'
+import { finishedIn, ingestConnections as connections, rotation } from './lib/ingest.js'
+import { fire, median, type Step } from './lib/load.js'
 import { runMain } from './lib/procs.js'
 import { callbackSecret, envPair, imageNodeOptions, type Stack, startStack } from './lib/service.js'
 
@@ -52,7 +52,6 @@ const variants = (flags.variant ?? []).map(parseVariant)
 if (variants.length < 2) throw new Error('give two --variant flags or more')
 const rounds = Number(flags.rounds)
 const seconds = Number(flags.seconds)
-const connections = 50
 const warmupSeconds = 6
 // At rates no 2-core machine reaches, so no variant runs out of fresh tasks.
 const tasksPerVariant = 9_000 * (seconds * rounds + warmupSeconds)
@@ -64,11 +63,6 @@ interface Run {
   set: string
   step: () => Step
   rates: number[]
-}
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  return (sorted[(sorted.length - 1) >> 1]! + sorted[sorted.length >> 1]!) / 2
 }
 
 async function main(): Promise<number> {

@@ -37,6 +37,13 @@ export interface LoadOptions {
   onResponse?: (atMs: number, latencyMs: number) => void
 }
 
+/** The median of `values` (the mean of the middle two for an even count); NaN for none. */
+export function median(values: number[]): number {
+  if (values.length === 0) return Number.NaN
+  const sorted = [...values].sort((a, b) => a - b)
+  return (sorted[(sorted.length - 1) >> 1]! + sorted[sorted.length >> 1]!) / 2
+}
+
 /** Nearest-rank percentiles over latencies in ms, kept at full precision (autocannon's histogram rounds to 1 ms). */
 export function percentiles(values: number[]): Latency {
   if (values.length === 0) return { p50: Number.NaN, p99: Number.NaN, max: Number.NaN }

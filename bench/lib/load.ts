@@ -3,7 +3,7 @@ import { Client } from 'undici'
 import { type LoadOptions, type LoadResult, percentiles, type Step } from './latency.js'
 import { fireSockets } from './socket-load.js'
 
-export { type Latency, type LoadOptions, type LoadResult, percentiles, type Step } from './latency.js'
+export { type Latency, type LoadOptions, type LoadResult, median, percentiles, type Step } from './latency.js'
 
 /** A step as an autocannon request. */
 export function toRequest(step: Step) {
