@@ -89,8 +89,15 @@ export const transitionsSql = `
 // One text for every batch: parsed and planned once per connection.
 prepareStatement(transitionsSql)
 
-/** The one parameter of transitionsSql: the changes as a JSON array of rows. */
-export const transitionsInput = (changes: TransitionArgs[]): string => JSON.stringify(changes.map(inputRow))
+/**
+ * The one parameter of transitionsSql: the changes as a JSON array of rows, in task id order.
+ * The statement updates the tasks in the order of its input (a nested loop over it, the plan
+ * for any table past a few pages), so every batch locks the tasks it shares with another in
+ * the same order: two batches (two instances' writers) then wait for each other. In the order
+ * given, they could deadlock, and Postgres fails one after a second (deadlock_timeout).
+ */
+export const transitionsInput = (changes: TransitionArgs[]): string =>
+  JSON.stringify(changes.map(inputRow).sort((a, b) => (a.task_id < b.task_id ? -1 : 1)))
 
 const inputRow = (args: TransitionArgs, ord: number) => ({
   ord,

@@ -3,6 +3,8 @@
  * each keeps what it would have alone (its own compare-and-set, its events in order, its
  * webhook message, its own failure).
  */
+import { setTimeout } from 'node:timers/promises'
+import pg from 'pg'
 import t from 'tap'
 import { registry } from '../../src/metrics.js'
 import { toTaskResource } from '../../src/tasks/resource.js'
@@ -11,7 +13,7 @@ import { type TransitionArgs, transition, transitionAll } from '../../src/tasks/
 import { buildTestApp } from '../helpers/app.js'
 import { taskFixtures } from '../helpers/tasks.js'
 
-const { runtime } = await buildTestApp(t, { WORKERS_ENABLED: 'false' })
+const { runtime, databaseUrl } = await buildTestApp(t, { WORKERS_ENABLED: 'false' })
 const prisma = runtime.deps.prisma
 const at = new Date('2026-11-23T12:00:00.123Z')
 
@@ -205,3 +207,73 @@ t.test('concurrent state reads share a query and each gets its own task', async 
     'a read sees writes done before it',
   )
 })
+
+t.test(
+  'batches that share tasks in opposite orders wait for each other instead of deadlocking',
+  async (t) => {
+    // Two instances' batches can list the same tasks in any order. Holding the second task
+    // first makes the order of events certain: `reversed` queues for it, `forward` takes the
+    // first task and queues behind `reversed`; once released, locking in list order would
+    // have each wait for the other's task, which Postgres fails as a deadlock (40P01).
+    const [first, second] = [await newTask({ status: 'running' }), await newTask({ status: 'running' })].sort(
+      (a, b) => (a.id < b.id ? -1 : 1),
+    )
+    const finish = (taskId: string, credits: number): TransitionArgs => ({
+      taskId,
+      from: 'running',
+      to: 'finished',
+      at,
+      source: 'callback',
+      data: { progress: 100, finishedAt: at, credits },
+    })
+    const holder = new pg.Client({ connectionString: databaseUrl })
+    await holder.connect()
+    t.teardown(() => holder.end())
+    // A table of a realistic size: the planner then looks the batch's tasks up in the batch's
+    // order, as it does in production, rather than reading the table's few pages whole.
+    await holder.query(
+      `INSERT INTO tasks (id, model, status, input, estimated_credits, webhook_events, client_scope,
+         deadline_at, created_at, updated_at)
+       SELECT gen_random_uuid(), 'hailuo-2.3', 'finished', '{"prompt": "filler"}', 25, '{}', 'filler',
+         now(), now(), now()
+       FROM generate_series(1, 20000)`,
+    )
+    await holder.query('ANALYZE tasks')
+    const waiting = async (count: number) => {
+      for (;;) {
+        const { rows } = await holder.query<{ n: number }>(
+          'SELECT count(DISTINCT pid)::int AS n FROM pg_locks WHERE NOT granted',
+        )
+        if (rows[0]!.n >= count) return
+        await setTimeout(10)
+      }
+    }
+    await holder.query('BEGIN')
+    await holder.query('SELECT 1 FROM tasks WHERE id = $1 FOR UPDATE', [second!.id])
+    const reversed = transitionAll(prisma, [finish(second!.id, 10), finish(first!.id, 10)])
+    await waiting(1)
+    const forward = transitionAll(prisma, [finish(first!.id, 20), finish(second!.id, 20)])
+    await waiting(2)
+    await holder.query('COMMIT')
+
+    const outcomes = await Promise.allSettled([reversed, forward])
+    t.same(
+      outcomes.map((outcome) =>
+        outcome.status === 'fulfilled' ? outcome.value : (outcome.reason as Error).message,
+      ),
+      [
+        [true, true],
+        [false, false],
+      ],
+      'the batch first in line moved both tasks; the other found them moved',
+    )
+    const rows = await prisma.task.findMany({ where: { id: { in: [first!.id, second!.id] } } })
+    t.same(
+      rows.map((row) => [row.status, row.credits]),
+      [
+        ['finished', 10],
+        ['finished', 10],
+      ],
+    )
+  },
+)
