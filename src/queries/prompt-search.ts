@@ -38,6 +38,9 @@ function containsPattern(text: string): string {
  */
 const promptMatches = (q: string) => Prisma.sql`prompt_search_manual LIKE lower(${containsPattern(q)})`
 
+/** The same test on task_search's copy of the text, which its trigram index covers (the walk's). */
+const searchedPromptMatches = (q: string) => Prisma.sql`prompt LIKE lower(${containsPattern(q)})`
+
 const statusIs = (status: TaskStatus) => Prisma.sql`status = ${status}::"TaskStatus"`
 
 /**
@@ -61,7 +64,7 @@ export async function searchTasks(
     const every = everyMatchStep(scope, match, take)
     return queryRows<Task>(db, every.text, every.values)
   }
-  return walkBack(db, scope, match, take)
+  return walkBack(db, scope, searchedPromptMatches(q), take)
 }
 
 /**
@@ -138,8 +141,8 @@ function newestCandidatesStep(scope: SearchScope, match: Prisma.Sql, take: numbe
     ORDER BY page."createdAt" DESC, page.id DESC`
 }
 
-// The index tasks_prompt_search_by_time_manual holds these two expressions beside the
-// trigrams: a probe for one week's (or one day's) matches reads only that key's entries.
+// The index task_search_by_time_manual holds these two expressions beside the trigrams:
+// a probe for one week's (or one day's) matches reads only that key's entries.
 const weekKey = Prisma.raw(`date_trunc('week', created_at AT TIME ZONE 'UTC')`)
 const dayKey = Prisma.raw(`date_trunc('day', created_at AT TIME ZONE 'UTC')`)
 
@@ -216,12 +219,18 @@ function walkConditions(scope: SearchScope): Prisma.Sql {
 
 /**
  * The tasks of one week's or one day's `key` whose prompts match, as a subquery named `tasks`
- * for the list's conditions to filter. OFFSET 0 keeps those conditions out of the scan: the
- * planner would otherwise AND the matches with a whole status's or client's entries from
- * their btree indexes (100,000 of them), to visit fewer rows than the matches already are.
+ * for the list's conditions to filter. The matches come from task_search (written once per
+ * task, so its index is not rewritten at every status change), in its table order, and each
+ * is looked up in `tasks` by id. OFFSET 0 keeps the list's conditions out of that read: the
+ * planner would otherwise read a whole status's or client's tasks from their btree indexes
+ * (100,000 of them) to meet the matches.
  */
 const matchesAt = (key: Prisma.Sql, at: Prisma.Sql, match: Prisma.Sql) =>
-  Prisma.sql`(SELECT * FROM tasks WHERE ${key} = ${at} AND ${match} OFFSET 0) AS tasks`
+  Prisma.sql`(
+    SELECT tasks.* FROM (
+      SELECT task_id FROM task_search WHERE ${key} = ${at} AND ${match} OFFSET 0
+    ) AS found JOIN tasks ON tasks.id = found.task_id
+  ) AS tasks`
 
 /**
  * The first `limit` matches met walking back a week at a time from the latest week: the weeks
@@ -294,6 +303,7 @@ function daysStep(where: Prisma.Sql, match: Prisma.Sql, latest: Date, week: stri
 /** A search's statements, for the plan tests (test/queries/prompt-search.test.ts). */
 export const searchStatements = {
   promptMatches,
+  searchedPromptMatches,
   everyMatchStep,
   newestCandidatesStep,
   walkSettings,

@@ -72,7 +72,9 @@ t.test('a failing migration stops and is reported, leaving earlier ones applied'
   await t.rejects(applyMigrations(url, dir), /no_such_table/)
   const applied = await withPgClient(url, async (client) =>
     (
-      await client.query('SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL')
+      await client.query(
+        'SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL ORDER BY migration_name',
+      )
     ).rows.map((r) => r.migration_name),
   )
   t.same(applied, await shippedMigrationNames())

@@ -1,6 +1,11 @@
 import { randomBytes } from 'node:crypto'
+import { cp, mkdtemp, readdir, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { Test } from 'tap'
 import { createDatabase, dropDatabase, withPgClient } from '../../src/db/admin.js'
+import { createPrismaClient, disconnectPrisma, type PrismaClient } from '../../src/db/client.js'
+import { applyMigrations, migrationsDir } from '../../src/db/migrations.js'
 
 /** The Postgres server and migrated template that `npm test` (scripts/test.ts) prepared. */
 export function testServer(): { serverUrl: string; template: string } {
@@ -21,6 +26,26 @@ export async function createTestDatabase(t: Test, { migrated = true } = {}): Pro
   const url = await createDatabase(serverUrl, name, migrated ? template : undefined)
   t.teardown(() => dropDatabase(serverUrl, name))
   return url
+}
+
+/**
+ * A fresh database migrated up to (not including) `migration`, and a client on it: an upgrade
+ * test stores data as an older release did, then applies the rest.
+ */
+export async function databaseBefore(
+  t: Test,
+  migration: string,
+): Promise<{ url: string; prisma: PrismaClient }> {
+  const url = await createTestDatabase(t, { migrated: false })
+  const before = await mkdtemp(join(tmpdir(), 'migrations-before-'))
+  t.teardown(() => rm(before, { recursive: true, force: true }))
+  for (const entry of await readdir(migrationsDir)) {
+    if (entry < migration) await cp(join(migrationsDir, entry), join(before, entry), { recursive: true })
+  }
+  await applyMigrations(url, before)
+  const prisma = createPrismaClient({ url, poolSize: 2 })
+  t.teardown(() => disconnectPrisma(prisma))
+  return { url, prisma }
 }
 
 /**

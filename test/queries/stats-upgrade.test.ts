@@ -4,37 +4,20 @@
  * first refresh (from the rollup). And upgrading a rollup kept by dirty hours to the delta
  * logs: hours still dirty are recounted, changes made since are folded, exact throughout.
  */
-import { cp, mkdtemp, readdir, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import t, { type Test } from 'tap'
-import { createPrismaClient, disconnectPrisma, type PrismaClient } from '../../src/db/client.js'
-import { applyMigrations, migrationsDir } from '../../src/db/migrations.js'
+import t from 'tap'
+import type { PrismaClient } from '../../src/db/client.js'
+import { applyMigrations } from '../../src/db/migrations.js'
 import { parseStatsQuery, taskStats } from '../../src/queries/stats.js'
 import { durationBinSql, durationSecondsSql, hasDurationSql } from '../../src/stats/histogram.js'
 import { refreshStats } from '../../src/stats/refresh.js'
 import { transitionAll } from '../../src/tasks/transitions.js'
 import { Prisma } from '../../src/generated/prisma/client.js'
-import { createTestDatabase } from '../helpers/database.js'
+import { databaseBefore } from '../helpers/database.js'
 import { liveTaskStats, matchesLive, rollupRecountDifferences } from './live-stats.js'
 import { createKey, statsCallers, insertTasks, type SeedTask } from './support.js'
 
 const firstRollupMigration = '20261123182215_stats_rollup'
 const deltasMigration = '20261207010000_stats_deltas'
-
-/** A database migrated up to (not including) `migration`, and a client on it. */
-async function databaseBefore(t: Test, migration: string): Promise<{ url: string; prisma: PrismaClient }> {
-  const url = await createTestDatabase(t, { migrated: false })
-  const before = await mkdtemp(join(tmpdir(), 'migrations-before-'))
-  t.teardown(() => rm(before, { recursive: true, force: true }))
-  for (const entry of await readdir(migrationsDir)) {
-    if (entry < migration) await cp(join(migrationsDir, entry), join(before, entry), { recursive: true })
-  }
-  await applyMigrations(url, before)
-  const prisma = createPrismaClient({ url, poolSize: 2 })
-  t.teardown(() => disconnectPrisma(prisma))
-  return { url, prisma }
-}
 
 t.test('tasks stored before the rollup existed are counted', async (t) => {
   const { url, prisma } = await databaseBefore(t, firstRollupMigration)
