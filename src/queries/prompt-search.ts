@@ -220,16 +220,20 @@ function walkConditions(scope: SearchScope): Prisma.Sql {
 /**
  * The tasks of one week's or one day's `key` whose prompts match, as a subquery named `tasks`
  * for the list's conditions to filter. The matches come from task_search (written once per
- * task, so its index is not rewritten at every status change), in its table order, and each
- * is looked up in `tasks` by id. OFFSET 0 keeps the list's conditions out of that read: the
- * planner would otherwise read a whole status's or client's tasks from their btree indexes
- * (100,000 of them) to meet the matches.
+ * task, so its index is not rewritten at every status change) and each is looked up in
+ * `tasks` by id. In table order, or newest first: then the statement's ORDER BY created_at,
+ * id follows that order (the join equates both columns), and its LIMIT stops the lookups
+ * once enough tasks passed the list's conditions, rather than looking up every match of a
+ * busy day to sort them. OFFSET 0 keeps the list's conditions out of the read of matches:
+ * the planner would otherwise read a whole status's or client's tasks from their btree
+ * indexes (100,000 of them) to meet the matches.
  */
-const matchesAt = (key: Prisma.Sql, at: Prisma.Sql, match: Prisma.Sql) =>
+const matchesAt = (key: Prisma.Sql, at: Prisma.Sql, match: Prisma.Sql, order: 'table' | 'newest') =>
   Prisma.sql`(
     SELECT tasks.* FROM (
-      SELECT task_id FROM task_search WHERE ${key} = ${at} AND ${match} OFFSET 0
-    ) AS found JOIN tasks ON tasks.id = found.task_id
+      SELECT task_id, created_at FROM task_search WHERE ${key} = ${at} AND ${match}
+      ${order === 'newest' ? Prisma.sql`ORDER BY created_at DESC, task_id DESC` : Prisma.empty} OFFSET 0
+    ) AS found JOIN tasks ON tasks.id = found.task_id AND tasks.created_at = found.created_at
   ) AS tasks`
 
 /**
@@ -248,7 +252,7 @@ function weeksStep(where: Prisma.Sql, match: Prisma.Sql, latest: Date, earliest:
         interval '-1 week'
       ) WITH ORDINALITY AS w(week, n)
       CROSS JOIN LATERAL (
-        SELECT ${taskColumns} FROM ${matchesAt(weekKey, Prisma.sql`w.week`, match)} WHERE ${where} LIMIT ${limit}
+        SELECT ${taskColumns} FROM ${matchesAt(weekKey, Prisma.sql`w.week`, match, 'table')} WHERE ${where} LIMIT ${limit}
       ) AS f
       LIMIT ${limit}
     ) AS walked
@@ -273,7 +277,7 @@ function looksBusy(cut: { createdAt: Date }[]): boolean {
 /** A week's newest `need` matches, all of them read and sorted. */
 function wholeWeekStep(where: Prisma.Sql, match: Prisma.Sql, week: string, need: number) {
   return Prisma.sql`
-    SELECT ${taskColumns} FROM ${matchesAt(weekKey, Prisma.sql`${week}::timestamp`, match)}
+    SELECT ${taskColumns} FROM ${matchesAt(weekKey, Prisma.sql`${week}::timestamp`, match, 'newest')}
     WHERE ${where}
     ORDER BY created_at DESC, id DESC
     LIMIT ${need}`
@@ -290,7 +294,7 @@ function daysStep(where: Prisma.Sql, match: Prisma.Sql, latest: Date, week: stri
         interval '-1 day'
       ) WITH ORDINALITY AS d(day, n)
       CROSS JOIN LATERAL (
-        SELECT ${taskColumns} FROM ${matchesAt(dayKey, Prisma.sql`d.day`, match)}
+        SELECT ${taskColumns} FROM ${matchesAt(dayKey, Prisma.sql`d.day`, match, 'newest')}
         WHERE ${where}
         ORDER BY created_at DESC, id DESC
         LIMIT ${need}
