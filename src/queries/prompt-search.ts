@@ -38,8 +38,21 @@ function containsPattern(text: string): string {
  */
 const promptMatches = (q: string) => Prisma.sql`prompt_search_manual LIKE lower(${containsPattern(q)})`
 
-/** The same test on task_search's copy of the text, which its trigram index covers (the walk's). */
-const searchedPromptMatches = (q: string) => Prisma.sql`prompt LIKE lower(${containsPattern(q)})`
+/** The walk's test, on one week's or one day's rows of task_search (see searchedPromptMatches). */
+type SearchMatch = (span: 'week' | 'day', at: Prisma.Sql) => Prisma.Sql
+
+/**
+ * task_search's rows of the week starting `at` or of the day `at` whose prompts contain `q`.
+ * The index task_search_keys_manual narrows them: each of its keys joins a span (a week or
+ * a day) with a trigram, and a probe asks for those of `q` in one span (migration
+ * task_search). LIKE then checks the text, as the first step does on `tasks`.
+ */
+const searchedPromptMatches =
+  (q: string): SearchMatch =>
+  (span, at) =>
+    Prisma.sql`task_search_keys_manual(created_at, prompt)
+      @> task_search_probe_manual(${Prisma.raw(span === 'week' ? `'w'` : `'d'`)}, (${at})::date, lower(${q}))
+      AND prompt LIKE lower(${containsPattern(q)})`
 
 const statusIs = (status: TaskStatus) => Prisma.sql`status = ${status}::"TaskStatus"`
 
@@ -68,10 +81,10 @@ export async function searchTasks(
 }
 
 /**
- * Whether the trigram index can narrow a search for `q`: pg_trgm takes trigrams from runs
- * of letters and digits, so `q` needs three in a row. Without one, every probe of the index
- * would return its whole week to be checked row by row, and a walk would read the table a
- * week at a time: the search reads every match once instead.
+ * Whether the walk's index can narrow a search for `q`: its trigrams come from runs of
+ * letters and digits (task_search_trigrams_manual), so `q` needs three in a row. Without
+ * one, every probe of the index would return its whole week to be checked row by row, and
+ * a walk would read the table a week at a time: the search reads every match once instead.
  */
 export function hasTrigram(q: string): boolean {
   return /[\p{L}\p{N}]{3}/u.test(q)
@@ -141,15 +154,10 @@ function newestCandidatesStep(scope: SearchScope, match: Prisma.Sql, take: numbe
     ORDER BY page."createdAt" DESC, page.id DESC`
 }
 
-// The index task_search_by_time_manual holds these two expressions beside the trigrams:
-// a probe for one week's (or one day's) matches reads only that key's entries.
-const weekKey = Prisma.raw(`date_trunc('week', created_at AT TIME ZONE 'UTC')`)
-const dayKey = Prisma.raw(`date_trunc('day', created_at AT TIME ZONE 'UTC')`)
-
 /**
- * The newest `take` matches, found by walking back in time through the time-and-trigram
- * index: week by week to the week where the count is reached, then that week again, whole
- * or a day at a time. Each probe reads one week's or one day's key, so it costs what that
+ * The newest `take` matches, found by walking back in time through task_search's index of
+ * week and day trigrams: week by week to the week where the count is reached, then that week again, whole
+ * or a day at a time. Each probe reads one week's or one day's keys, so it costs what that
  * span's matches cost, not all of them (a word common among old tasks has tens of thousands,
  * on as many heap pages). Index and sequential scans are off for the walk: with a LIMIT in
  * sight the planner would read in time order, or the whole table, hoping to meet matches early.
@@ -157,7 +165,7 @@ const dayKey = Prisma.raw(`date_trunc('day', created_at AT TIME ZONE 'UTC')`)
 async function walkBack(
   db: PrismaClient,
   scope: SearchScope,
-  match: Prisma.Sql,
+  match: SearchMatch,
   take: number,
 ): Promise<Task[]> {
   const where = walkConditions(scope)
@@ -228,10 +236,10 @@ function walkConditions(scope: SearchScope): Prisma.Sql {
  * the planner would otherwise read a whole status's or client's tasks from their btree
  * indexes (100,000 of them) to meet the matches.
  */
-const matchesAt = (key: Prisma.Sql, at: Prisma.Sql, match: Prisma.Sql, order: 'table' | 'newest') =>
+const matchesAt = (span: 'week' | 'day', at: Prisma.Sql, match: SearchMatch, order: 'table' | 'newest') =>
   Prisma.sql`(
     SELECT tasks.* FROM (
-      SELECT task_id, created_at FROM task_search WHERE ${key} = ${at} AND ${match}
+      SELECT task_id, created_at FROM task_search WHERE ${match(span, at)}
       ${order === 'newest' ? Prisma.sql`ORDER BY created_at DESC, task_id DESC` : Prisma.empty} OFFSET 0
     ) AS found JOIN tasks ON tasks.id = found.task_id AND tasks.created_at = found.created_at
   ) AS tasks`
@@ -242,7 +250,7 @@ const matchesAt = (key: Prisma.Sql, at: Prisma.Sql, match: Prisma.Sql, order: 't
  * statement stops inside the week where the count is reached. Every earlier week it read is
  * whole. Rows come newest week first, sorted within their week, each with its week.
  */
-function weeksStep(where: Prisma.Sql, match: Prisma.Sql, latest: Date, earliest: Date, limit: number) {
+function weeksStep(where: Prisma.Sql, match: SearchMatch, latest: Date, earliest: Date, limit: number) {
   return Prisma.sql`
     SELECT "searchWeek", ${taskFields} FROM (
       SELECT w.week::text AS "searchWeek", w.n AS "searchStep", f.*
@@ -252,7 +260,7 @@ function weeksStep(where: Prisma.Sql, match: Prisma.Sql, latest: Date, earliest:
         interval '-1 week'
       ) WITH ORDINALITY AS w(week, n)
       CROSS JOIN LATERAL (
-        SELECT ${taskColumns} FROM ${matchesAt(weekKey, Prisma.sql`w.week`, match, 'table')} WHERE ${where} LIMIT ${limit}
+        SELECT ${taskColumns} FROM ${matchesAt('week', Prisma.sql`w.week`, match, 'table')} WHERE ${where} LIMIT ${limit}
       ) AS f
       LIMIT ${limit}
     ) AS walked
@@ -275,16 +283,16 @@ function looksBusy(cut: { createdAt: Date }[]): boolean {
 }
 
 /** A week's newest `need` matches, all of them read and sorted. */
-function wholeWeekStep(where: Prisma.Sql, match: Prisma.Sql, week: string, need: number) {
+function wholeWeekStep(where: Prisma.Sql, match: SearchMatch, week: string, need: number) {
   return Prisma.sql`
-    SELECT ${taskColumns} FROM ${matchesAt(weekKey, Prisma.sql`${week}::timestamp`, match, 'newest')}
+    SELECT ${taskColumns} FROM ${matchesAt('week', Prisma.sql`${week}::timestamp`, match, 'newest')}
     WHERE ${where}
     ORDER BY created_at DESC, id DESC
     LIMIT ${need}`
 }
 
 /** A week's newest `need` matches, a day at a time from its latest day until enough. */
-function daysStep(where: Prisma.Sql, match: Prisma.Sql, latest: Date, week: string, need: number) {
+function daysStep(where: Prisma.Sql, match: SearchMatch, latest: Date, week: string, need: number) {
   return Prisma.sql`
     SELECT ${taskFields} FROM (
       SELECT d.n AS "searchStep", f.*
@@ -294,7 +302,7 @@ function daysStep(where: Prisma.Sql, match: Prisma.Sql, latest: Date, week: stri
         interval '-1 day'
       ) WITH ORDINALITY AS d(day, n)
       CROSS JOIN LATERAL (
-        SELECT ${taskColumns} FROM ${matchesAt(dayKey, Prisma.sql`d.day`, match, 'newest')}
+        SELECT ${taskColumns} FROM ${matchesAt('day', Prisma.sql`d.day`, match, 'newest')}
         WHERE ${where}
         ORDER BY created_at DESC, id DESC
         LIMIT ${need}

@@ -1,13 +1,15 @@
 /**
  * The search table (task_search): upgrading a database that already holds tasks fills it,
  * every task stored afterwards gets its row in the statement that stores it, status changes
- * leave it alone, and a search finds old and new tasks alike by walking its index.
+ * leave it alone, and a search finds old and new tasks alike by walking its index, exactly
+ * the tasks whose prompts contain `q`.
  */
 import t from 'tap'
+import { createPrismaClient, disconnectPrisma } from '../../src/db/client.js'
 import { applyMigrations } from '../../src/db/migrations.js'
 import { listPage } from '../../src/queries/list-tasks.js'
 import { transitionAll } from '../../src/tasks/transitions.js'
-import { databaseBefore } from '../helpers/database.js'
+import { createTestDatabase, databaseBefore } from '../helpers/database.js'
 import type { Caller } from '../../src/tasks/caller.js'
 import { insertTasks } from './support.js'
 
@@ -80,4 +82,39 @@ t.test('tasks stored before the search table existed are searched, and so is eve
 
   await prisma.task.delete({ where: { id: old[0]! } })
   t.equal((await rows()).length, 3, 'a deleted task takes its row with it')
+})
+
+t.test('the walk finds what LIKE finds, accents, case and punctuation included', async (t) => {
+  const url = await createTestDatabase(t)
+  const prisma = createPrismaClient({ url, poolSize: 2 })
+  t.teardown(() => disconnectPrisma(prisma))
+  const prompts = [
+    'Un CAFÉ crème',
+    'café noir, sans sucre',
+    'a cafeteria',
+    'Straße 12-b',
+    'strasse 12b',
+    'x1y2z3',
+  ]
+  const ids = await insertTasks(
+    prisma,
+    prompts.map((prompt, i) => ({
+      model: 'hailuo-2.3',
+      status: 'finished',
+      createdAt: new Date(Date.parse('2026-11-20T10:00:00Z') - i * 3 * 86_400_000),
+      input: { prompt },
+    })),
+  )
+  for (const q of ['café', 'FÉ CR', 'é n', 'straße 1', 'SSE 12', '12-b', 'x1y2', 'afe']) {
+    const expected = prompts.flatMap((prompt, i) =>
+      prompt.toLowerCase().includes(q.toLowerCase()) ? [ids[i]] : [],
+    )
+    // A window of one candidate: the walk answers.
+    const found = await listPage(prisma, admin, { q, status: [] }, null, 10, 1)
+    t.same(
+      found.map((task) => task.id),
+      expected,
+      `${q}: ${expected.length} tasks`,
+    )
+  }
 })
