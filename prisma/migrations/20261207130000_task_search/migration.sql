@@ -6,8 +6,8 @@
 -- took 11.5 ms with that index and 7.0 ms without. The prompts' lowered text stays on
 -- `tasks` too (prompt_search_manual), for the search's first step, which tests the newest
 -- tasks in time order.
--- The whole script runs as one transaction, and writes to tasks wait for it: about 100 s
--- per million tasks (mostly the index build; AMD EPYC, 2 cores).
+-- The whole script runs as one transaction, and writes to tasks wait for it: about a minute
+-- per million tasks (the index build took 53 s of it; AMD EPYC, 2 cores).
 
 -- CreateTable
 CREATE TABLE "task_search" (
@@ -51,33 +51,51 @@ SELECT id, created_at, prompt_search_manual FROM tasks;
 -- lowered text (words split at anything but letters and digits), the same function for a
 -- task's prompts and for `q`: every task whose prompts contain `q` has every key `q` asks
 -- for. A key per span alone (`w<day>`, `d<day>`) serves a `q` without a trigram.
--- Function bodies call our own functions with their schema: index builds and VACUUM run
--- with a search_path of pg_catalog only.
-CREATE FUNCTION task_search_trigrams_manual(words text) RETURNS SETOF text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+-- The functions are PL/pgSQL, whose plans are kept for the session: as SQL functions (not
+-- inlinable) each call planned its query again, 190 us a task where this takes about 40.
+-- Their bodies call our own functions with their schema: index builds and VACUUM run with
+-- a search_path of pg_catalog only.
+CREATE FUNCTION task_search_trigrams_manual(words text) RETURNS text[]
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 AS $$
-  SELECT DISTINCT substr(word, i, 3)
-  FROM regexp_split_to_table(words, '[^[:alnum:]]+') AS word, generate_series(1, length(word) - 2) AS i
+DECLARE
+  trigrams text[];
+BEGIN
+  SELECT array_agg(DISTINCT substr(word, i, 3)) INTO trigrams
+  FROM regexp_split_to_table(words, '[^[:alnum:]]+') AS word, generate_series(1, length(word) - 2) AS i;
+  RETURN coalesce(trigrams, '{}');
+END
 $$;
 
 CREATE FUNCTION task_search_keys_manual(created_at timestamptz, prompt text) RETURNS text[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 AS $$
-  SELECT array_agg(span || key)
-  FROM (VALUES ('w' || (date_trunc('week', created_at AT TIME ZONE 'UTC')::date - date '1970-01-01')),
-               ('d' || ((created_at AT TIME ZONE 'UTC')::date - date '1970-01-01'))) AS spans(span)
-  CROSS JOIN (SELECT '' UNION ALL SELECT ':' || t FROM public.task_search_trigrams_manual(prompt) AS t) AS keys(key)
+DECLARE
+  week_key text := 'w' || (date_trunc('week', created_at AT TIME ZONE 'UTC')::date - date '1970-01-01');
+  day_key text := 'd' || ((created_at AT TIME ZONE 'UTC')::date - date '1970-01-01');
+  trigrams text[] := public.task_search_trigrams_manual(prompt);
+BEGIN
+  RETURN ARRAY[week_key, day_key]
+    || ARRAY(SELECT week_key || ':' || t FROM unnest(trigrams) AS t)
+    || ARRAY(SELECT day_key || ':' || t FROM unnest(trigrams) AS t);
+END
 $$;
 
--- The keys a probe asks for: `span` 'w' (the week starting `day`) or 'd', and the lowered
--- text searched for. Its trigrams' keys, or the span's own key when it has none.
-CREATE FUNCTION task_search_probe_manual(span text, day date, lowered text) RETURNS text[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+-- The keys a probe asks for: `span` 'w' (the week starting on `first_day`) or 'd' (that
+-- day), and the lowered text searched for. Its trigrams' keys, or the span's own key when
+-- it has none.
+CREATE FUNCTION task_search_probe_manual(span text, first_day date, lowered text) RETURNS text[]
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 AS $$
-  SELECT coalesce(
-    (SELECT array_agg(span || (day - date '1970-01-01') || ':' || t)
-     FROM public.task_search_trigrams_manual(lowered) AS t),
-    ARRAY[span || (day - date '1970-01-01')])
+DECLARE
+  span_key text := span || (first_day - date '1970-01-01');
+  trigrams text[] := public.task_search_trigrams_manual(lowered);
+BEGIN
+  IF cardinality(trigrams) = 0 THEN
+    RETURN ARRAY[span_key];
+  END IF;
+  RETURN ARRAY(SELECT span_key || ':' || t FROM unnest(trigrams) AS t);
+END
 $$;
 
 -- With a small pending list, as tasks_prompt_search_by_time_manual had (see
