@@ -156,11 +156,12 @@ function newestCandidatesStep(scope: SearchScope, match: Prisma.Sql, take: numbe
 
 /**
  * The newest `take` matches, found by walking back in time through task_search's index of
- * week and day trigrams: week by week to the week where the count is reached, then that week again, whole
- * or a day at a time. Each probe reads one week's or one day's keys, so it costs what that
- * span's matches cost, not all of them (a word common among old tasks has tens of thousands,
- * on as many heap pages). Index and sequential scans are off for the walk: with a LIMIT in
- * sight the planner would read in time order, or the whole table, hoping to meet matches early.
+ * week and day trigrams: week by week to the week where the count is reached, then that
+ * week again, whole or a day at a time. Each probe reads one week's or one day's keys, so
+ * it costs what that span's matches cost, not all of them (a word common among old tasks
+ * has tens of thousands, on as many heap pages). Index and sequential scans are off for the
+ * walk: with a LIMIT in sight the planner would read in time order, or the whole table,
+ * hoping to meet matches early.
  */
 async function walkBack(
   db: PrismaClient,
@@ -226,15 +227,15 @@ function walkConditions(scope: SearchScope): Prisma.Sql {
 }
 
 /**
- * The tasks of one week's or one day's `key` whose prompts match, as a subquery named `tasks`
- * for the list's conditions to filter. The matches come from task_search (written once per
- * task, so its index is not rewritten at every status change) and each is looked up in
- * `tasks` by id. In table order, or newest first: then the statement's ORDER BY created_at,
- * id follows that order (the join equates both columns), and its LIMIT stops the lookups
- * once enough tasks passed the list's conditions, rather than looking up every match of a
- * busy day to sort them. OFFSET 0 keeps the list's conditions out of the read of matches:
- * the planner would otherwise read a whole status's or client's tasks from their btree
- * indexes (100,000 of them) to meet the matches.
+ * The tasks of one `span` (the week starting `at`, or the day `at`) whose prompts match, as
+ * a subquery named `tasks` for the list's conditions to filter. The matches come from
+ * task_search (written once per task, so its index is not rewritten at every status change)
+ * and each is looked up in `tasks` by id. In table order, or newest first: then the
+ * statement's ORDER BY created_at, id follows that order (the join equates both columns), and
+ * its LIMIT stops the lookups once enough tasks passed the list's conditions, rather than
+ * looking up every match of a busy day to sort them. OFFSET 0 keeps the list's conditions
+ * out of the read of matches: the planner would otherwise read a whole status's or client's
+ * tasks from their btree indexes (100,000 of them) to meet the matches.
  */
 const matchesAt = (span: 'week' | 'day', at: Prisma.Sql, match: SearchMatch, order: 'table' | 'newest') =>
   Prisma.sql`(
