@@ -86,9 +86,10 @@ function insertSql(count: number): string {
 /**
  * Bulk-loads `count` tasks (and the client keys they belong to) with SQL, not the API (a
  * trigger writes their task_search rows). The secondary indexes of both tables are dropped
- * first and built again after (far faster than maintaining them row by row), then VACUUM ANALYZE, then the stats rollup is refreshed (the
- * service's periodic refresh would do it too, but stats measured before it ends would be
- * computed live). Returns the seconds each step took.
+ * first and built again after (far faster than maintaining them row by row), then VACUUM
+ * ANALYZE, then the stats rollup is refreshed (the service's periodic refresh would do it
+ * too, but stats measured before it ends would be computed live). Returns the seconds each
+ * step took.
  */
 export async function bulkLoad(db: BenchDb, count: number): Promise<Record<string, number>> {
   const timings: Record<string, number> = {}

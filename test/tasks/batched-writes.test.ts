@@ -12,6 +12,7 @@ import { readTaskState } from '../../src/tasks/task-state.js'
 import { type TransitionArgs, transition, transitionAll } from '../../src/tasks/transitions.js'
 import { buildTestApp } from '../helpers/app.js'
 import { taskFixtures } from '../helpers/tasks.js'
+import { insertTasks, type SeedTask } from '../queries/support.js'
 
 const { runtime, databaseUrl } = await buildTestApp(t, { WORKERS_ENABLED: 'false' })
 const prisma = runtime.deps.prisma
@@ -231,13 +232,13 @@ t.test(
     t.teardown(() => holder.end())
     // A table of a realistic size: the planner then looks the batch's tasks up in the batch's
     // order, as it does in production, rather than reading the table's few pages whole.
-    await holder.query(
-      `INSERT INTO tasks (id, model, status, input, estimated_credits, webhook_events, client_scope,
-         deadline_at, created_at, updated_at)
-       SELECT gen_random_uuid(), 'hailuo-2.3', 'finished', '{"prompt": "filler"}', 25, '{}', 'filler',
-         now(), now(), now()
-       FROM generate_series(1, 20000)`,
-    )
+    const filler: SeedTask = {
+      model: 'hailuo-2.3',
+      status: 'finished',
+      createdAt: at,
+      input: { prompt: 'filler' },
+    }
+    await insertTasks(prisma, Array(20_000).fill(filler))
     await holder.query('ANALYZE tasks')
     const waiting = async (count: number) => {
       for (;;) {
