@@ -3,7 +3,7 @@ import type { AppDeps } from './app.js'
 import { bootstrapAdminKey } from './auth/api-keys.js'
 import { type Clock, systemClock } from './clock.js'
 import type { Config } from './config.js'
-import { createPrismaClient, disconnectPrisma } from './db/client.js'
+import { createPrismaClient, disconnectPrisma, type PrismaClient } from './db/client.js'
 import { startEmbeddedPostgres } from './db/embedded.js'
 import { startJobQueue } from './db/job-queue.js'
 import { applyMigrations, shippedMigrationNames } from './db/migrations.js'
@@ -60,6 +60,25 @@ async function resolveDatabase(
   }
 }
 
+/**
+ * Prompt search folds case and splits words in SQL, which sees letters only in a UTF-8
+ * database; elsewhere (SQL_ASCII: an embedded cluster made by an earlier release on a
+ * machine without LANG) `q=CAFÉ` misses "café". The service still runs: the operator is told.
+ */
+async function warnUnlessUtf8(prisma: PrismaClient, logger: Logger): Promise<void> {
+  const rows = await prisma.$queryRaw<
+    { encoding: string }[]
+  >`SELECT current_setting('server_encoding') AS encoding`.catch(() => [])
+  const encoding = rows[0]?.encoding
+  if (encoding && encoding !== 'UTF8')
+    logger.warn(
+      { encoding },
+      `the database's encoding is ${encoding}, not UTF8: prompt search will not fold the case of ` +
+        'non-ASCII letters (q=CAFÉ misses "café"); create the database with ENCODING UTF8 ' +
+        '(an embedded cluster: move its data directory aside and start again)',
+    )
+}
+
 /** PoYo itself when a key is configured, otherwise the bundled simulator on a loopback port. */
 async function resolvePoyo(config: Config, logger: Logger, closers: Closer[]) {
   if (config.POYO_API_KEY)
@@ -114,6 +133,7 @@ export async function startRuntime(
       return null
     })
     if (bootstrapped) options.onAdminKeyCreated?.(bootstrapped.secret)
+    await warnUnlessUtf8(prisma, logger)
 
     const poyoTarget = await resolvePoyo(config, logger, closers)
     const poyo = createPoyoClient({

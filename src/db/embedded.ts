@@ -22,6 +22,19 @@ export interface EmbeddedOptions {
   onLog?: (line: string) => void
 }
 
+/**
+ * UTF-8 with Postgres' own Unicode rules (the builtin provider, Postgres 17+), whatever the
+ * machine's locale: initdb otherwise takes the environment's, and with no LANG (a bare
+ * container, `env -i`) that is C with SQL_ASCII, where `lower('É')` stays 'É' and the
+ * search's case folding and word splitting see bytes, not letters.
+ */
+const clusterLocaleFlags = [
+  '--encoding=UTF8',
+  '--locale=C',
+  '--locale-provider=builtin',
+  '--builtin-locale=C.UTF-8',
+]
+
 const user = 'postgres'
 // Local-only cluster bound to 127.0.0.1; the password only keeps stray local clients out by accident.
 const password = 'postgres'
@@ -56,6 +69,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     authMethod: 'scram-sha-256',
     persistent: !options.ephemeral,
     createPostgresUser: process.getuid?.() === 0,
+    initdbFlags: clusterLocaleFlags,
     postgresFlags: [
       '-c',
       'listen_addresses=127.0.0.1',
