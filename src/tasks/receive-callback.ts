@@ -7,7 +7,7 @@ import { type ApplyOutcome, applyProviderReport } from './apply-report.js'
 import { firstPollDelayMs } from './poll-schedule.js'
 import { activeStatuses, isTerminal, judgeUpdate } from './status.js'
 import { readTaskState } from './task-state.js'
-import { recordEvent, type TaskEventRecord } from './transitions.js'
+import { recordEvent, recordEvents, type TaskEventRecord } from './transitions.js'
 
 export interface CallbackDeps {
   prisma: PrismaClient
@@ -51,21 +51,16 @@ export async function receiveCallback(
     payload: { body: raw.body, signature_checked: raw.signatureChecked, confirm: deps.confirm },
   }
   if (task.providerTaskId && task.providerTaskId !== callback.taskId) {
-    await recordEvent(deps.prisma, taskId, received, now)
-    await recordEvent(
-      deps.prisma,
-      taskId,
-      {
-        type: 'ignored_update',
-        source: 'callback',
-        payload: {
-          verdict: 'mismatch',
-          provider_task_id: task.providerTaskId,
-          callback_task_id: callback.taskId,
-        },
+    const ignored: TaskEventRecord = {
+      type: 'ignored_update',
+      source: 'callback',
+      payload: {
+        verdict: 'mismatch',
+        provider_task_id: task.providerTaskId,
+        callback_task_id: callback.taskId,
       },
-      now,
-    )
+    }
+    await recordEvents(deps.prisma, taskId, [received, ignored], now)
     return 'mismatch'
   }
   // A callback that cannot move the task (it is final, and this is no "finished" beating our

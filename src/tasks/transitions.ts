@@ -28,10 +28,18 @@ export const insertEventsSql = `
   ORDER BY ord`
 prepareStatement(insertEventsSql)
 
-/** Records one event (a raw statement: every poll writes one, and Prisma's create costs several times its CPU). */
-export async function recordEvent(db: Db, taskId: string, event: TaskEventRecord, at: Date): Promise<void> {
-  await queryRows(db, insertEventsSql, [taskId, at, JSON.stringify([event])])
+/** Records events in their order, in one statement (a raw one: every poll writes one, and Prisma's create costs several times its CPU). */
+export async function recordEvents(
+  db: Db,
+  taskId: string,
+  events: TaskEventRecord[],
+  at: Date,
+): Promise<void> {
+  await queryRows(db, insertEventsSql, [taskId, at, JSON.stringify(events)])
 }
+
+export const recordEvent = (db: Db, taskId: string, event: TaskEventRecord, at: Date): Promise<void> =>
+  recordEvents(db, taskId, [event], at)
 
 export interface TransitionArgs {
   taskId: string

@@ -169,6 +169,11 @@ t.test('confirmation on: a forged body is checked against PoYo, and PoYo wins', 
     callback_task_id: 'task-unified-1700000000-someone',
   })
   t.equal(ofType(events, 'callback').length, 3, 'every callback stored')
+  t.same(
+    events.slice(-2).map((event) => event.type),
+    ['callback', 'ignored_update'],
+    'the mismatched callback, then why it was ignored',
+  )
   t.same(steps(events), ['queued→not_started', 'not_started→running'])
   t.equal((await getTask(live, taskId)).status, 'running')
 })
