@@ -1,7 +1,7 @@
 import type { Static } from '@sinclair/typebox'
-import { type PrismaClient, queryRows } from '../db/client.js'
+import { type PrismaClient, prepareStatement, queryRows } from '../db/client.js'
 import { Prisma, type Task } from '../generated/prisma/client.js'
-import type { ListTasksQuery } from '../schemas/queries.js'
+import { type ListTasksQuery, listLimitMax } from '../schemas/queries.js'
 import type { Caller } from '../tasks/caller.js'
 import type { TaskStatus } from '../tasks/status.js'
 import { taskSelectList } from '../tasks/task-row.js'
@@ -81,9 +81,15 @@ export function listTasksSql(caller: Caller, filters: TaskFilters, after: Positi
     SELECT id, created_at FROM tasks
     WHERE ${Prisma.join([...conditions, ...extra], ' AND ')}
     ORDER BY created_at DESC, id DESC
-    LIMIT ${take}`
+    LIMIT ${Prisma.raw(String(Math.max(take, pageRowsMax)))}`
   const byStatus = filters.status.map((status) => [Prisma.sql`status = ${status}::"TaskStatus"`])
-  if (byStatus.length <= 1) return Prisma.sql`SELECT id FROM (${page(byStatus[0] ?? [])}) AS page`
+  // The page's own LIMIT is a parameter; the one the index scan sees is a number, as a generic
+  // plan needs (see planFree): with a parameter there the planner assumes a tenth of the table.
+  if (byStatus.length <= 1)
+    return Prisma.sql`
+    SELECT id FROM (${page(byStatus[0] ?? [])}) AS page
+    ORDER BY created_at DESC, id DESC
+    LIMIT ${take}`
   // Several statuses: one ordered index scan per status, merged (a Merge Append), rather
   // than every matching row sorted (status IN (...) cannot be read in created_at order).
   const branches = byStatus.map((extra) => Prisma.sql`(${page(extra)})`)
@@ -91,6 +97,27 @@ export function listTasksSql(caller: Caller, filters: TaskFilters, after: Positi
     SELECT id FROM (${Prisma.join(branches, ' UNION ALL ')}) AS page
     ORDER BY created_at DESC, id DESC
     LIMIT ${take}`
+}
+
+/** The most rows a list page reads: the largest `limit`, and one more to tell that another page exists. */
+const pageRowsMax = listLimitMax + 1
+
+/**
+ * Whether a list's statements may run prepared, planned once per connection (a generic
+ * plan): planning took 0.4 ms of a first page's 0.8 ms in Postgres. Only when no condition
+ * picks rows by a value (status, model, client, or a client key's own tasks): their best
+ * index depends on how common the value is (a rare status reads its own index, a common one
+ * the created_at index), and a plan made for the average value would read the whole
+ * created_at index for a rare one. Dates, the cursor and `q` read the created_at order
+ * whatever their values.
+ */
+export function planFree(caller: Caller, filters: TaskFilters): boolean {
+  return (
+    caller.role === 'admin' &&
+    filters.status.length === 0 &&
+    filters.model === undefined &&
+    filters.client === undefined
+  )
 }
 
 /** The newest `take` tasks of a list request, prompt search included. */
@@ -112,7 +139,7 @@ export async function listPage(
     }
     if (before) scope.before = before
     if (filters.createdAfter) scope.after = filters.createdAfter
-    return searchTasks(prisma, scope, filters.q, take, window)
+    return searchTasks(prisma, scope, filters.q, take, window, planFree(caller, filters))
   }
   // The page's ids and its rows in one raw statement: a second round trip and a model query
   // cost more than the search.
@@ -120,6 +147,7 @@ export async function listPage(
     SELECT ${Prisma.raw(taskSelectList)} FROM tasks
     WHERE id IN (SELECT id FROM (${listTasksSql(caller, filters, after, take)}) AS page)
     ORDER BY created_at DESC, id DESC`
+  if (planFree(caller, filters)) prepareStatement(statement.text)
   return queryRows<Task>(prisma, statement.text, statement.values)
 }
 

@@ -34,9 +34,11 @@ function containsPattern(text: string): string {
 
 /**
  * ILIKE as Postgres does it for UTF-8 (both sides lowered, then LIKE), on the prompts'
- * lowered text stored with the task (migration `prompt_search_column`).
+ * lowered text stored with the task (migration `prompt_search_column`). The pattern is
+ * lowered once (a subquery): in a generic plan `lower($1)` would run again for every row.
  */
-const promptMatches = (q: string) => Prisma.sql`prompt_search_manual LIKE lower(${containsPattern(q)})`
+const promptMatches = (q: string) =>
+  Prisma.sql`prompt_search_manual LIKE (SELECT lower(${containsPattern(q)}))`
 
 /** The walk's test, on one week's or one day's rows of task_search (see searchedPromptMatches). */
 type SearchMatch = (span: 'week' | 'day', at: Prisma.Sql) => Prisma.Sql
@@ -67,12 +69,19 @@ export async function searchTasks(
   q: string,
   take: number,
   window = promptSearchWindow,
+  planOnce = false,
 ): Promise<Task[]> {
   const match = promptMatches(q)
   const first = newestCandidatesStep(scope, match, take, window)
+  // Its plan reads the created_at order whatever `q` is; with no condition on a value it is
+  // the same for every search (see planFree in list-tasks).
+  if (planOnce) prepareStatement(first.text)
   const rows = await queryRows<Task & { searchAnswered: boolean }>(db, first.text, first.values)
   if (rows[0]?.searchAnswered)
-    return rows.filter((row) => row.id !== null).map(({ searchAnswered: _, ...task }) => task)
+    return rows
+      .filter((row) => row.id !== null)
+      .slice(0, take)
+      .map(({ searchAnswered: _, ...task }) => task)
   if (!hasTrigram(q)) {
     const every = everyMatchStep(scope, match, take)
     return queryRows<Task>(db, every.text, every.values)
@@ -107,6 +116,9 @@ function everyMatchStep(scope: SearchScope, match: Prisma.Sql, take: number) {
  */
 export const promptSearchProbe = 500
 
+/** How many hits the first step reads for a page of `take`: the next of a few sizes. */
+const hitsRead = (take: number) => [21, 51, 101].find((size) => size >= take) ?? take
+
 /**
  * Tests the newest `window` candidates in time order (an ordered index scan, one per status
  * merged). Its matches are the page when they fill it or when there are no older candidates:
@@ -118,11 +130,14 @@ export const promptSearchProbe = 500
  * walk finds whatever it holds.
  */
 function newestCandidatesStep(scope: SearchScope, match: Prisma.Sql, take: number, window: number) {
+  // The limits are numbers in the text, not parameters: a generic plan must see them (with a
+  // parameter the planner assumes a tenth of the rows). The page's hits are read in a few
+  // sizes, so that the texts stay few; the caller keeps the first `take`.
   const newest = (limit: number, extra: Prisma.Sql[]) => Prisma.sql`
     SELECT id, created_at, ${match} AS hit FROM tasks
     WHERE ${Prisma.join([...scope.conditions, ...extra], ' AND ')}
     ORDER BY created_at DESC, id DESC
-    LIMIT ${limit}`
+    LIMIT ${Prisma.raw(String(limit))}`
   const candidates = (limit: number) =>
     scope.statuses.length <= 1
       ? newest(limit, scope.statuses.map(statusIs))
@@ -132,7 +147,7 @@ function newestCandidatesStep(scope: SearchScope, match: Prisma.Sql, take: numbe
       ' UNION ALL ',
     )}) AS candidates
     ORDER BY created_at DESC, id DESC
-    LIMIT ${limit}`
+    LIMIT ${Prisma.raw(String(limit))}`
   const probe = Math.min(promptSearchProbe, window)
   // CTEs are read only as far as they are asked for, and CASE asks in order: a common word
   // reads the probe to its first match and the window to its page; a rare one the probe.
@@ -140,11 +155,11 @@ function newestCandidatesStep(scope: SearchScope, match: Prisma.Sql, take: numbe
     WITH probe AS MATERIALIZED (${candidates(probe)}),
     recent AS MATERIALIZED (${candidates(window)}),
     hits AS MATERIALIZED (
-      SELECT id FROM recent WHERE hit ORDER BY created_at DESC, id DESC LIMIT ${take}
+      SELECT id FROM recent WHERE hit ORDER BY created_at DESC, id DESC LIMIT ${Prisma.raw(String(hitsRead(take)))}
     ), answered AS MATERIALIZED (
-      SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM probe WHERE hit) THEN (SELECT count(*) FROM probe) < ${probe}
-                  WHEN (SELECT count(*) FROM hits) = ${take} THEN true
-                  ELSE (SELECT count(*) FROM recent) < ${window} END AS yes
+      SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM probe WHERE hit) THEN (SELECT count(*) FROM probe) < ${Prisma.raw(String(probe))}
+                  WHEN (SELECT count(*) FROM hits) >= ${take} THEN true
+                  ELSE (SELECT count(*) FROM recent) < ${Prisma.raw(String(window))} END AS yes
     )
     SELECT answered.yes AS "searchAnswered", page.* FROM answered
     LEFT JOIN LATERAL (

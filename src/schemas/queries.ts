@@ -3,6 +3,10 @@ import { TaskResource, TaskStatusSchema } from './task.js'
 
 const Timestamp = Type.String({ format: 'date-time' })
 
+/** The largest page a list returns. */
+export const listLimitMax = 100
+const ListLimit = Type.Integer({ minimum: 1, maximum: listLimitMax, default: 20, description: 'Page size' })
+
 export const ListTasksQuery = Type.Object(
   {
     status: Type.Optional(
@@ -30,7 +34,7 @@ export const ListTasksQuery = Type.Object(
         description: 'Case-insensitive substring of the prompt (or of any multi_prompt prompt)',
       }),
     ),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'Page size' })),
+    limit: Type.Optional(ListLimit),
     cursor: Type.Optional(
       Type.String({
         minLength: 1,

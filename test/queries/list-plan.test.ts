@@ -7,12 +7,13 @@
  */
 import t from 'tap'
 import { Prisma } from '../../src/generated/prisma/client.js'
-import { listTasksSql, type TaskFilters } from '../../src/queries/list-tasks.js'
+import { createPrismaClient, disconnectPrisma, queryRows } from '../../src/db/client.js'
+import { listPage, listTasksSql, type TaskFilters } from '../../src/queries/list-tasks.js'
 import type { Caller } from '../../src/tasks/caller.js'
 import { entriesRead, type ExplainRow, planNodes } from '../helpers/plans.js'
 import { listTestSetup } from './support.js'
 
-const { prisma, client, admin, asClient } = await listTestSetup(t)
+const { prisma, client, admin, asClient, databaseUrl } = await listTestSetup(t)
 
 await prisma.$executeRaw`
   INSERT INTO tasks (id, model, status, input, client_scope, estimated_credits, deadline_at, created_at, updated_at, api_key_id)
@@ -87,6 +88,68 @@ for (const [name, caller, filters, indexes] of cases) {
     t.ok(deep <= first * 2 + 10, `a deep page reads about as many (${deep} vs ${first})`)
   })
 }
+
+t.test(
+  "an admin's unfiltered pages and searches are planned once; a page by a value is planned for it",
+  async (t) => {
+    // One connection: prepared statements and their plans belong to a session.
+    const db = createPrismaClient({ url: databaseUrl, poolSize: 1 })
+    t.teardown(() => disconnectPrisma(db))
+    const requests: [Caller, TaskFilters][] = [
+      [admin, { status: [] }],
+      [admin, { status: [], q: 'task 1' }],
+      [admin, { status: ['queued'] }],
+      [admin, { status: [], model: 'hailuo-2.3' }],
+      [asClient, { status: [] }],
+      [asClient, { status: [], q: 'task 1' }],
+    ]
+    const pages: string[][] = []
+    for (let round = 0; round < 8; round++)
+      for (const [i, [caller, filters]] of requests.entries()) {
+        const ids = (await listPage(db, caller, filters, null, 21)).map((task) => task.id)
+        if (round === 0) pages[i] = ids
+        else t.same(ids, pages[i], `the same page every time (${JSON.stringify(filters)})`)
+      }
+    type Prepared = { name: string; statement: string; generic_plans: number; custom_plans: number }
+    const prepared = await queryRows<Prepared>(
+      db,
+      `SELECT name, statement, generic_plans::int, custom_plans::int FROM pg_prepared_statements WHERE name LIKE 'poyo_%'`,
+      [],
+    )
+    const list = prepared.filter((row) => !row.statement.includes('WITH probe'))
+    const search = prepared.filter((row) => row.statement.includes('WITH probe'))
+    t.equal(list.length, 1, 'one list statement runs prepared: the unfiltered one')
+    t.equal(search.length, 1, 'one first search step runs prepared: the unfiltered one')
+    for (const row of prepared) {
+      t.notMatch(
+        row.statement,
+        /status = |model = |api_key_id = /,
+        'no statement with a value filter is prepared',
+      )
+      t.ok(
+        row.generic_plans >= 2,
+        `Postgres keeps one generic plan (${row.generic_plans} generic, ${row.custom_plans} custom)`,
+      )
+    }
+    // The generic plan reads the created_at index in order, as the custom plans do.
+    await queryRows(db, 'SET plan_cache_mode = force_generic_plan', [])
+    const [explained] = await queryRows<ExplainRow>(
+      db,
+      `EXPLAIN (FORMAT JSON) EXECUTE ${list[0]?.name}(21)`,
+      [],
+    )
+    const nodes = planNodes((explained as ExplainRow)['QUERY PLAN'][0].Plan)
+    const shape = JSON.stringify(nodes.map((n) => n['Index Name'] ?? n['Node Type']))
+    t.notOk(
+      nodes.some((n) => n['Node Type'] === 'Seq Scan'),
+      `no sequential scan ${shape}`,
+    )
+    t.ok(
+      nodes.some((n) => n['Index Name'] === 'tasks_created_at_id_idx' && n['Node Type'].startsWith('Index')),
+      `reads tasks_created_at_id_idx in order ${shape}`,
+    )
+  },
+)
 
 t.test('the prompt text function inlines and returns what the first version did', async (t) => {
   const inputs = [

@@ -36,7 +36,7 @@ export async function listTestSetup(t: Test) {
   const client = await createKey(prisma, 'client')
   const admin: Caller = { apiKeyId: null, role: 'admin', scope: 'admin' }
   const asClient: Caller = { apiKeyId: client.id, role: 'client', scope: client.id }
-  return { prisma, client, admin, asClient }
+  return { prisma, client, admin, asClient, databaseUrl: runtime.deps.databaseUrl }
 }
 
 /**
