@@ -1,5 +1,6 @@
 import { inReadOnlyTransaction, type PrismaClient, prepareStatement, queryRows } from '../db/client.js'
 import { Prisma, type Task } from '../generated/prisma/client.js'
+import { listLimitMax } from '../schemas/queries.js'
 import type { TaskStatus } from '../tasks/status.js'
 import { dayMs } from '../stats/plan.js'
 import { taskFieldList, taskSelectList } from '../tasks/task-row.js'
@@ -33,12 +34,16 @@ function containsPattern(text: string): string {
 }
 
 /**
- * ILIKE as Postgres does it for UTF-8 (both sides lowered, then LIKE), on the prompts'
- * lowered text stored with the task (migration `prompt_search_column`). The pattern is
- * lowered once (a subquery): in a generic plan `lower($1)` would run again for every row.
+ * `q` as a lowered LIKE pattern, lowered once per statement (a subquery): in a generic plan,
+ * which the walk's and the unfiltered first step's are, `lower($1)` would run for every row.
  */
-const promptMatches = (q: string) =>
-  Prisma.sql`prompt_search_manual LIKE (SELECT lower(${containsPattern(q)}))`
+const loweredPattern = (q: string) => Prisma.sql`(SELECT lower(${containsPattern(q)}))`
+
+/**
+ * ILIKE as Postgres does it for UTF-8 (both sides lowered, then LIKE), on the prompts'
+ * lowered text stored with the task (migration `prompt_search_column`).
+ */
+const promptMatches = (q: string) => Prisma.sql`prompt_search_manual LIKE ${loweredPattern(q)}`
 
 /** The walk's test, on one week's or one day's rows of task_search (see searchedPromptMatches). */
 type SearchMatch = (span: 'week' | 'day', at: Prisma.Sql) => Prisma.Sql
@@ -54,7 +59,7 @@ const searchedPromptMatches =
   (span, at) =>
     Prisma.sql`task_search_keys_manual(created_at, prompt)
       @> task_search_probe_manual(${Prisma.raw(span === 'week' ? `'w'` : `'d'`)}, (${at})::date, lower(${q}))
-      AND prompt LIKE lower(${containsPattern(q)})`
+      AND prompt LIKE ${loweredPattern(q)}`
 
 const statusIs = (status: TaskStatus) => Prisma.sql`status = ${status}::"TaskStatus"`
 
@@ -117,7 +122,7 @@ function everyMatchStep(scope: SearchScope, match: Prisma.Sql, take: number) {
 export const promptSearchProbe = 500
 
 /** How many hits the first step reads for a page of `take`: the next of a few sizes. */
-const hitsRead = (take: number) => [21, 51, 101].find((size) => size >= take) ?? take
+const hitsRead = (take: number) => [21, 51, listLimitMax + 1].find((size) => size >= take) ?? take
 
 /**
  * Tests the newest `window` candidates in time order (an ordered index scan, one per status
