@@ -44,6 +44,11 @@ export const EnvSchema = Type.Object({
   SUBMIT_CONCURRENCY: Type.Integer({ default: 8, minimum: 1, maximum: 200 }),
   /** How often an idle submit worker looks for new tasks, in milliseconds (a new task wakes it sooner). */
   SUBMIT_FETCH_INTERVAL_MS: Type.Integer({ default: 500, minimum: 50 }),
+  /**
+   * A new task wakes the submit worker at once, or this many milliseconds after its last
+   * look when that was sooner: tasks created back to back are submitted together.
+   */
+  SUBMIT_WAKE_GAP_MS: Type.Integer({ default: 50, minimum: 0, maximum: 1_000 }),
   /** Cap on status calls to PoYo per second, across all instances. */
   POLL_MAX_PER_SECOND: Type.Integer({ default: 10, minimum: 1, maximum: 1000 }),
   /** How often due tasks are looked for, in milliseconds. */

@@ -14,6 +14,11 @@ export interface ConsumeOptions {
   concurrency: number
   /** How long an idle consumer waits before looking for jobs again (a wake cuts it short). */
   intervalMs: number
+  /**
+   * A wake this soon after the last fetch waits for the rest of it (0: fetch at once), so
+   * the jobs a burst of requests creates are fetched, run and settled together.
+   */
+  wakeGapMs?: number
 }
 
 /**
@@ -32,7 +37,7 @@ export function consume<T extends object>(
   handler: (job: PgBoss.Job<T>) => Promise<void>,
   logger: ServiceLogger,
 ): Consumer {
-  const { concurrency, intervalMs } = options
+  const { concurrency, intervalMs, wakeGapMs = 0 } = options
   const refillAt = Math.ceil(concurrency / 2)
   const inHand = new Set<Promise<void>>()
   const done: string[] = []
@@ -104,7 +109,13 @@ export function consume<T extends object>(
   const loop = (async () => {
     while (!stopping) {
       const free = concurrency - inHand.size
-      const due = Date.now() - lastFetchAt >= intervalMs
+      const sinceFetch = Date.now() - lastFetchAt
+      const due = sinceFetch >= intervalMs
+      // Only a wake waits out the gap: a backlog (the last fetch came back full) is taken at once.
+      if (free >= refillAt && asked && queueEmpty && !due && sinceFetch < wakeGapMs) {
+        await waitForChange(wakeGapMs - sinceFetch)
+        continue
+      }
       if (free >= refillAt && (asked || due || !queueEmpty)) {
         asked = false
         // Jobs that ended are settled before new ones are taken: a stately queue allows

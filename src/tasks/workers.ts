@@ -24,6 +24,7 @@ export type WorkerDeps = SubmitDeps & {
       | 'WEBHOOK_TIMEOUT_MS'
       | 'SUBMIT_CONCURRENCY'
       | 'SUBMIT_FETCH_INTERVAL_MS'
+      | 'SUBMIT_WAKE_GAP_MS'
       | 'STATS_REFRESH_INTERVAL_MS'
     >
   webhookPolicy: UrlPolicy
@@ -36,7 +37,11 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
   const submitter = consume<{ taskId: string }>(
     queue,
     Queues.submit,
-    { concurrency: config.SUBMIT_CONCURRENCY, intervalMs: config.SUBMIT_FETCH_INTERVAL_MS },
+    {
+      concurrency: config.SUBMIT_CONCURRENCY,
+      intervalMs: config.SUBMIT_FETCH_INTERVAL_MS,
+      wakeGapMs: config.SUBMIT_WAKE_GAP_MS,
+    },
     // A throw (database trouble) retries the job, which is safe: an attempt claims its task
     // before calling PoYo.
     (job) => submitTask(deps, job.data.taskId),
