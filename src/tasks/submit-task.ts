@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js'
 import type { Config } from '../config.js'
 import { type Prisma, type PrismaClient, prepareStatement, queryRows } from '../db/client.js'
+import { coalesce, perClient } from '../db/coalesce.js'
 import { type JobQueue, Queues, sendInTransaction } from '../db/job-queue.js'
 import type { Task } from '../generated/prisma/client.js'
 import type { Logger } from '../logger.js'
@@ -43,30 +44,51 @@ export function retryDelayMs(
 /** What a submit attempt needs of its task. */
 type ClaimedTask = Pick<Task, 'id' | 'model' | 'input' | 'submitAttempts'>
 
-/** Marks the attempt in flight if the task may be submitted now; $1 task id, $2 now. */
+/**
+ * Marks attempts in flight, each only if its task may be submitted now: $1 the task ids (in
+ * id order, so two instances' batches lock shared rows in the same order), $2 each one's now.
+ */
 const claimSql = `
-  UPDATE tasks SET submit_in_flight_at = $2::timestamptz, submit_attempts = submit_attempts + 1,
-    updated_at = $2::timestamptz
-  WHERE id = $1::uuid AND status = 'queued' AND submit_in_flight_at IS NULL
-    AND NOT submit_ambiguous AND deadline_at > $2::timestamptz
-  RETURNING id, model, input, submit_attempts`
+  UPDATE tasks t SET submit_in_flight_at = c.at, submit_attempts = t.submit_attempts + 1, updated_at = c.at
+  FROM unnest($1::uuid[], $2::timestamptz[]) AS c(id, at)
+  WHERE t.id = c.id AND t.status = 'queued' AND t.submit_in_flight_at IS NULL
+    AND NOT t.submit_ambiguous AND t.deadline_at > c.at
+  RETURNING t.id, t.model, t.input, t.submit_attempts`
 prepareStatement(claimSql)
 
-/** The compare-and-set claim, as one narrow prepared statement (the model query took about 60% more CPU). */
-async function claimSubmitAttempt(
-  prisma: PrismaClient,
-  taskId: string,
-  now: Date,
-): Promise<ClaimedTask | null> {
+interface Claim {
+  taskId: string
+  now: Date
+}
+
+/** The compare-and-set claims of a batch, as one narrow prepared statement (the model query took about 60% more CPU). */
+async function claimAll(prisma: PrismaClient, claims: Claim[]): Promise<(ClaimedTask | null)[]> {
+  const ordered = [...claims].sort((a, b) => (a.taskId < b.taskId ? -1 : 1))
   const rows = await queryRows<{
     id: string
     model: string
     input: Prisma.JsonValue
     submit_attempts: number
-  }>(prisma, claimSql, [taskId, now.toISOString()])
-  const row = rows[0]
-  return row ? { id: row.id, model: row.model, input: row.input, submitAttempts: row.submit_attempts } : null
+  }>(prisma, claimSql, [ordered.map((c) => c.taskId), ordered.map((c) => c.now.toISOString())])
+  const claimed = new Map(rows.map((row) => [row.id, row]))
+  return claims.map(({ taskId }) => {
+    const row = claimed.get(taskId)
+    return row ? { id: row.id, model: row.model, input: row.input, submitAttempts: row.submit_attempts } : null
+  })
 }
+
+// The jobs of one fetch start together: their claims share a statement.
+const claimer = perClient((prisma: PrismaClient) =>
+  coalesce<Claim, ClaimedTask | null>({
+    kind: 'submit_claim',
+    key: (claim) => claim.taskId,
+    execute: (claims) => claimAll(prisma, claims),
+    isolateFailures: true,
+  }),
+)
+
+const claimSubmitAttempt = (prisma: PrismaClient, taskId: string, now: Date): Promise<ClaimedTask | null> =>
+  claimer(prisma).run({ taskId, now })
 
 /**
  * One submit attempt of a task, run by the submit worker. Exactly one attempt runs at a

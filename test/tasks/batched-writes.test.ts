@@ -8,6 +8,7 @@ import pg from 'pg'
 import t from 'tap'
 import { registry } from '../../src/metrics.js'
 import { toTaskResource } from '../../src/tasks/resource.js'
+import { submitTask } from '../../src/tasks/submit-task.js'
 import { readTaskState } from '../../src/tasks/task-state.js'
 import { type TransitionArgs, transition, transitionAll } from '../../src/tasks/transitions.js'
 import { buildTestApp } from '../helpers/app.js'
@@ -182,6 +183,32 @@ t.test('transitionAll applies a batch given directly, rows in order', async (t) 
     providerTaskId: `p-${a.id}`,
     submitInFlightAt: null,
   })
+})
+
+t.test('concurrent submit attempts share one claim statement, and each task is submitted once', async (t) => {
+  const due = new Date(Date.now() + 3_600_000)
+  const tasks = await Promise.all(Array.from({ length: 12 }, () => newTask({ status: 'queued', deadlineAt: due })))
+  const submitsBefore = runtime.simulator!.simulator.overview().submits.total
+  const before = await batchSizes('submit_claim')
+  const deps = { ...runtime.deps, callbackBaseUrl: null }
+  // The first task twice: its second attempt takes turns with the first and finds it claimed.
+  const settled = await Promise.allSettled([...tasks, tasks[0]!].map((task) => submitTask(deps, task.id)))
+  t.same(
+    settled.slice(0, 12).map((s) => s.status),
+    Array(12).fill('fulfilled'),
+  )
+  const second = settled[12]!
+  // In flight still (the queue retries it later), or already submitted: either way not sent again.
+  if (second.status === 'rejected') t.match(second.reason, { message: /submit attempt is in flight/ })
+  const after = await batchSizes('submit_claim')
+  t.equal(after.calls - before.calls, 13, 'thirteen claims')
+  t.ok(after.batches - before.batches < 13, `in fewer statements (${after.batches - before.batches})`)
+  t.equal(runtime.simulator!.simulator.overview().submits.total - submitsBefore, 12, 'PoYo saw one submit per task')
+  for (const task of tasks) {
+    const row = await prisma.task.findUniqueOrThrow({ where: { id: task.id } })
+    t.match(row, { status: 'not_started', submitAttempts: 1, submitInFlightAt: null })
+    t.ok(row.providerTaskId, 'submitted, with its PoYo id')
+  }
 })
 
 t.test('concurrent state reads share a query and each gets its own task', async (t) => {
