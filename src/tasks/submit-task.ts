@@ -73,7 +73,9 @@ async function claimAll(prisma: PrismaClient, claims: Claim[]): Promise<(Claimed
   const claimed = new Map(rows.map((row) => [row.id, row]))
   return claims.map(({ taskId }) => {
     const row = claimed.get(taskId)
-    return row ? { id: row.id, model: row.model, input: row.input, submitAttempts: row.submit_attempts } : null
+    return row
+      ? { id: row.id, model: row.model, input: row.input, submitAttempts: row.submit_attempts }
+      : null
   })
 }
 

@@ -141,42 +141,48 @@ t.test('a wake makes an idle consumer fetch at once, not at its next interval', 
   t.ok(handledAt[0]! - woken < 5_000, 'handled well before the interval')
 })
 
-t.test('wakes soon after a fetch are gathered: a burst of jobs is fetched together, a lone one at once', async (t) => {
-  const { queue } = await startQueue(t)
-  const fetched: number[] = []
-  const fetch = queue.fetch.bind(queue)
-  queue.fetch = (async (...args: Parameters<typeof fetch>) => {
-    const jobs = await fetch(...args)
-    fetched.push(jobs?.length ?? 0)
-    return jobs
-  }) as typeof queue.fetch
-  const handledAt: number[] = []
-  const consumer = consume<Data>(
-    queue,
-    Queues.submit,
-    { concurrency: 8, intervalMs: 60_000, wakeGapMs: 1_000 },
-    async () => {
-      handledAt.push(Date.now())
-    },
-    logger,
-  )
-  t.teardown(() => consumer.stop())
-  // The first (empty) fetch at start, then more than the gap: the next wake fetches at once.
-  await waitFor(() => fetched.length === 1, { what: 'the first fetch' })
-  await sleep(1_100)
-  await send(queue, 1)
-  const lone = Date.now()
-  consumer.wake()
-  await waitFor(() => handledAt.length === 1, { what: 'the lone job' })
-  t.ok(handledAt[0]! - lone < 500, `a wake long after the last fetch fetches at once (${handledAt[0]! - lone} ms)`)
-  // Three jobs, each with its wake, within the gap of that fetch: one fetch takes them all.
-  for (let n = 2; n <= 4; n++) {
-    await send(queue, n)
+t.test(
+  'wakes soon after a fetch are gathered: a burst of jobs is fetched together, a lone one at once',
+  async (t) => {
+    const { queue } = await startQueue(t)
+    const fetched: number[] = []
+    const fetch = queue.fetch.bind(queue)
+    queue.fetch = (async (...args: Parameters<typeof fetch>) => {
+      const jobs = await fetch(...args)
+      fetched.push(jobs?.length ?? 0)
+      return jobs
+    }) as typeof queue.fetch
+    const handledAt: number[] = []
+    const consumer = consume<Data>(
+      queue,
+      Queues.submit,
+      { concurrency: 8, intervalMs: 60_000, wakeGapMs: 1_000 },
+      async () => {
+        handledAt.push(Date.now())
+      },
+      logger,
+    )
+    t.teardown(() => consumer.stop())
+    // The first (empty) fetch at start, then more than the gap: the next wake fetches at once.
+    await waitFor(() => fetched.length === 1, { what: 'the first fetch' })
+    await sleep(1_100)
+    await send(queue, 1)
+    const lone = Date.now()
     consumer.wake()
-  }
-  await waitFor(() => handledAt.length === 4, { what: 'the burst' })
-  t.same(fetched, [0, 1, 3], 'the burst came in one fetch')
-})
+    await waitFor(() => handledAt.length === 1, { what: 'the lone job' })
+    t.ok(
+      handledAt[0]! - lone < 500,
+      `a wake long after the last fetch fetches at once (${handledAt[0]! - lone} ms)`,
+    )
+    // Three jobs, each with its wake, within the gap of that fetch: one fetch takes them all.
+    for (let n = 2; n <= 4; n++) {
+      await send(queue, n)
+      consumer.wake()
+    }
+    await waitFor(() => handledAt.length === 4, { what: 'the burst' })
+    t.same(fetched, [0, 1, 3], 'the burst came in one fetch')
+  },
+)
 
 t.test('stop() takes no new jobs, waits for the jobs in hand and settles them', async (t) => {
   const { queue, url } = await startQueue(t)

@@ -187,7 +187,9 @@ t.test('transitionAll applies a batch given directly, rows in order', async (t) 
 
 t.test('concurrent submit attempts share one claim statement, and each task is submitted once', async (t) => {
   const due = new Date(Date.now() + 3_600_000)
-  const tasks = await Promise.all(Array.from({ length: 12 }, () => newTask({ status: 'queued', deadlineAt: due })))
+  const tasks = await Promise.all(
+    Array.from({ length: 12 }, () => newTask({ status: 'queued', deadlineAt: due })),
+  )
   const submitsBefore = runtime.simulator!.simulator.overview().submits.total
   const before = await batchSizes('submit_claim')
   const deps = { ...runtime.deps, callbackBaseUrl: null }
@@ -203,7 +205,11 @@ t.test('concurrent submit attempts share one claim statement, and each task is s
   const after = await batchSizes('submit_claim')
   t.equal(after.calls - before.calls, 13, 'thirteen claims')
   t.ok(after.batches - before.batches < 13, `in fewer statements (${after.batches - before.batches})`)
-  t.equal(runtime.simulator!.simulator.overview().submits.total - submitsBefore, 12, 'PoYo saw one submit per task')
+  t.equal(
+    runtime.simulator!.simulator.overview().submits.total - submitsBefore,
+    12,
+    'PoYo saw one submit per task',
+  )
   for (const task of tasks) {
     const row = await prisma.task.findUniqueOrThrow({ where: { id: task.id } })
     t.match(row, { status: 'not_started', submitAttempts: 1, submitInFlightAt: null })
