@@ -9,7 +9,8 @@
  * --explain (EXPLAIN ANALYZE of the SQL each query route sends, into the results),
  * --service-env=NAME=VALUE (repeatable: one more variable of the service's environment),
  * --load-generator=sockets|autocannon (what drives the 50-connection runs; default sockets),
- * --node-args="…" (node flags for the service that NODE_OPTIONS refuses, e.g. --trace-gc).
+ * --node-args="…" (node flags for the service that NODE_OPTIONS refuses, e.g. --trace-gc),
+ * --pg-stats (pg_stat_statements per section: the statements Postgres ran, into the results).
  */
 import { loadavg } from 'node:os'
 import { join } from 'node:path'
@@ -24,6 +25,7 @@ import { explainEndpoints } from './lib/explain.js'
 import { benchIngest } from './lib/ingest.js'
 import { type LoadGenerator, loadGenerators, useLoadGenerator } from './lib/load.js'
 import { memoryOf, runMain, sampleMemory } from './lib/procs.js'
+import { enablePgStats, pgStatsLines, pgStatsSettings, readPgStats, resetPgStats } from './lib/pg-stats.js'
 import { benchQueries } from './lib/queries.js'
 import { type Check, machineInfo, table, writeResults } from './lib/report.js'
 import { bulkLoad } from './lib/scale.js'
@@ -46,6 +48,7 @@ const { values: flags } = parseArgs({
     'service-env': { type: 'string', multiple: true },
     'load-generator': { type: 'string', default: 'sockets' },
     'node-args': { type: 'string' },
+    'pg-stats': { type: 'boolean', default: false },
   },
 })
 
@@ -96,7 +99,9 @@ async function main(): Promise<number> {
   log(
     `${machine.nproc} cores (${machine.cpuModel}), load ${machine.loadAverageAtStart.join(' ')}; sections: ${only.join(', ')}${quick ? ' (quick)' : ''}`,
   )
-  const db = await startBenchDb()
+  const pgStats = flags['pg-stats'] ?? false
+  const db = await startBenchDb(pgStats ? { settings: pgStatsSettings } : {})
+  if (pgStats) await enablePgStats(db.pool)
   const prisma = createPrismaClient({ url: db.url, poolSize: 2 })
   const admin = await createApiKey(prisma, { name: 'bench admin', role: 'admin' })
   const submitKey = await createApiKey(prisma, { name: 'bench submit', role: 'client' })
@@ -124,14 +129,21 @@ async function main(): Promise<number> {
   const results: Record<string, unknown> = {}
   const errors: Record<string, string> = {}
   const peakAfter: Record<string, number> = {}
+  const statements: Record<string, unknown> = {}
   const run = async (name: Section, fn: () => Promise<unknown>, toChecks: (r: never) => Check[]) => {
     if (!only.includes(name)) return
     log(`${name}…`)
     const t0 = Date.now()
     try {
+      if (pgStats) await resetPgStats(db.pool)
       const result = await fn()
       results[name] = result
       checks.push(...toChecks(result as never))
+      if (pgStats) {
+        const stats = await readPgStats(db.pool)
+        statements[name] = stats
+        for (const line of pgStatsLines(name, stats)) log(line)
+      }
     } catch (error) {
       errors[name] = error instanceof Error ? error.message : String(error)
       checks.push({
@@ -217,6 +229,8 @@ async function main(): Promise<number> {
     flags.tsx ? 'tsx' : '',
     generator === 'sockets' ? '' : generator,
     quick ? 'quick' : '',
+    // Its extension's bookkeeping costs a little on every statement: kept apart from plain runs.
+    pgStats ? 'pgstats' : '',
     only.length < sections.length ? `only-${only.join('-')}` : '',
   ].filter(Boolean)
   const file = await writeResults(join(packageRoot, 'bench', 'results'), complete, label.join('-'), {
@@ -234,12 +248,16 @@ async function main(): Promise<number> {
         nodeOptions,
         env: { ...stack.env, DATABASE_URL: '(bench database)' },
       },
-      postgres: 'embedded, fsync=off, synchronous_commit=off, full_page_writes=off (ephemeral)',
+      postgres: `embedded, fsync=off, synchronous_commit=off, full_page_writes=off (ephemeral)${pgStats ? ', pg_stat_statements loaded' : ''}`,
       loadGenerator: generator,
       targets,
     },
     checks,
-    results: { ...results, memory: { peakRssMb: Math.round(peakMb), peakAfterSection: peakAfter } },
+    results: {
+      ...results,
+      memory: { peakRssMb: Math.round(peakMb), peakAfterSection: peakAfter },
+      ...(pgStats ? { statements } : {}),
+    },
     errors,
     notes: [
       'The machine is shared with other sessions running test suites: see the load averages; tail latencies are noisy.',

@@ -19,7 +19,7 @@ export interface BenchDb {
 }
 
 /** An embedded Postgres in a temp dir (durability off), one migrated database; all removed at cleanup. */
-export async function startBenchDb(): Promise<BenchDb> {
+export async function startBenchDb(options: { settings?: Record<string, string> } = {}): Promise<BenchDb> {
   const taps = new Set<string[]>()
   const dataDir = await mkdtemp(join(tmpdir(), 'poyo-bench-pg-'))
   onCleanup('pg data dir', () => rm(dataDir, { recursive: true, force: true }))
@@ -29,6 +29,7 @@ export async function startBenchDb(): Promise<BenchDb> {
     port,
     ephemeral: true,
     callerHandlesSignals: true,
+    ...(options.settings ? { settings: options.settings } : {}),
     onLog: (line) => {
       for (const tap of taps) tap.push(line)
     },

