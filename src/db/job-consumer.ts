@@ -111,12 +111,12 @@ export function consume<T extends object>(
       const free = concurrency - inHand.size
       const sinceFetch = Date.now() - lastFetchAt
       const due = sinceFetch >= intervalMs
-      // Only a wake waits out the gap: a backlog (the last fetch came back full) is taken at once.
-      if (free >= refillAt && asked && queueEmpty && !due && sinceFetch < wakeGapMs) {
-        await waitForChange(wakeGapMs - sinceFetch)
-        continue
-      }
       if (free >= refillAt && (asked || due || !queueEmpty)) {
+        // Only a wake waits out the gap: a backlog (the last fetch came back full) is taken at once.
+        if (!due && queueEmpty && sinceFetch < wakeGapMs) {
+          await waitForChange(wakeGapMs - sinceFetch)
+          continue
+        }
         asked = false
         // Jobs that ended are settled before new ones are taken: a stately queue allows
         // only one active job, and the queue's counts stay true.
