@@ -17,6 +17,7 @@ export const EnvSchema = Type.Object({
   ),
   /** Postgres connection string; unset means an embedded Postgres under EMBEDDED_PG_DIR. */
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  /** The pool; status changes and state reads have a connection each beside it (queryRowsInLane). */
   DATABASE_POOL_SIZE: Type.Integer({ default: 10, minimum: 1, maximum: 200 }),
   EMBEDDED_PG_DIR: Type.String({ default: '.data/postgres', minLength: 1 }),
   EMBEDDED_PG_PORT: Type.Integer({ default: 54329, minimum: 1, maximum: 65535 }),

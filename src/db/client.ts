@@ -50,6 +50,7 @@ export function createPrismaClient({ url, poolSize }: DatabaseOptions): PrismaCl
  */
 export async function disconnectPrisma(prisma: PrismaClient): Promise<void> {
   await prisma.$disconnect()
+  await closeLanes(prisma)
   const pool = pools.get(prisma)
   if (pool && !pool.ending) await pool.end()
 }
@@ -72,6 +73,83 @@ export async function queryRows<Row>(
   if (!pool) return db.$queryRawUnsafe<Row[]>(text, ...values)
   const result = await pool.query<Row & pg.QueryResultRow>(queryConfig(text, values))
   return result.rows
+}
+
+/** The lanes of each client createPrismaClient made, by name: connecting or connected. */
+const lanes = new WeakMap<object, Map<string, Promise<pg.Client>>>()
+
+/**
+ * Like `queryRows`, but on `lane`: a connection of the client's own, outside its pool, in
+ * node-postgres' pipeline mode. A statement is sent at once, even while earlier ones on the
+ * lane still run; Postgres runs them in order, each in its own implicit transaction, so one
+ * that fails fails alone. A coalescer that queues its next batch on a lane behind the running
+ * one keeps that backend busy, instead of idle for a round trip and for the JavaScript thread
+ * between batches. A lane whose connection breaks fails what it holds; the next call opens a
+ * new one. Inside a transaction, or on any other client, it runs through Prisma.
+ */
+export async function queryRowsInLane<Row>(
+  db: Prisma.TransactionClient,
+  lane: string,
+  text: string,
+  values: unknown[],
+): Promise<Row[]> {
+  const pool = pools.get(db)
+  if (!pool) return db.$queryRawUnsafe<Row[]>(text, ...values)
+  let open = lanes.get(db)
+  if (!open) lanes.set(db, (open = new Map()))
+  let connection = open.get(lane)
+  // Forgets this connection (not a newer one of the same lane) and hangs up, once.
+  const retire = (client?: pg.Client) => {
+    if (open.get(lane) !== connection) return
+    open.delete(lane)
+    void client?.end().catch(() => {})
+  }
+  if (!connection) {
+    connection = openLane(pool, retire)
+    open.set(lane, connection)
+  }
+  const client = await connection
+  try {
+    const result = await client.query<Row & pg.QueryResultRow>(queryConfig(text, values))
+    return result.rows
+  } catch (error) {
+    // A fatal error ends the session before the socket closes: nothing may be sent after it.
+    const fatal =
+      !(error instanceof pg.DatabaseError) || error.severity === 'FATAL' || error.severity === 'PANIC'
+    if (fatal) retire(client)
+    throw error
+  }
+}
+
+/** A pipelined connection with the pool's settings; `retire` forgets it when it fails or ends. */
+async function openLane(pool: pg.Pool, retire: (client?: pg.Client) => void): Promise<pg.Client> {
+  const client = new pg.Client({ ...pool.options, pipeline: true })
+  // Without a listener a dropped connection's 'error' would end the process.
+  client.on('error', () => retire(client))
+  client.on('end', () => retire())
+  try {
+    await client.connect()
+  } catch (error) {
+    retire()
+    throw error
+  }
+  return client
+}
+
+/** Ends the lanes of a client; statements already sent on them finish first. */
+async function closeLanes(db: object): Promise<void> {
+  const open = lanes.get(db)
+  if (!open) return
+  const connections = [...open.values()]
+  open.clear()
+  await Promise.all(
+    connections.map((connection) =>
+      connection.then(
+        (client) => client.end(),
+        () => {},
+      ),
+    ),
+  )
 }
 
 /** A statement as node-postgres runs it: named (prepared) when `prepareStatement` marked its text. */

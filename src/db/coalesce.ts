@@ -14,13 +14,18 @@ export interface CoalesceOptions<In, Out> {
   key?(item: In): string
   maxBatch?: number
   /**
-   * Batches running at once; each holds one database connection while it runs. One by
-   * default: with one state read and one status change at a time, callbacks keep two
-   * backends busy, as a loop of the same statements does. Two of each (four backends on two
-   * cores) cost more CPU per change and gave 25-40% fewer callbacks a second in alternating
-   * bench runs; the batches grow instead.
+   * Batches sent and not yet answered, one by default. On a pool each holds a connection, so
+   * they run side by side: two status changes at once (four backends on two cores, with the
+   * state reads) cost more CPU per change and gave fewer callbacks a second in alternating
+   * bench runs. On a pipelined lane they queue on one connection and run one after another.
    */
   maxInFlight?: number
+  /**
+   * A batch starts while another runs only once this many calls wait (1 by default); fewer
+   * wait for a slot to free. On a pipelined lane (see queryRowsInLane) the next batch then
+   * queues behind the running one with the calls of most of its run, not with the first few.
+   */
+  minBatchBehind?: number
 }
 
 export interface Coalescer<In, Out> {
@@ -42,6 +47,7 @@ interface Pending<In, Out> {
 export function coalesce<In, Out>(options: CoalesceOptions<In, Out>): Coalescer<In, Out> {
   const maxBatch = options.maxBatch ?? 100
   const maxInFlight = options.maxInFlight ?? 1
+  const minBatchBehind = options.minBatchBehind ?? 1
   const pending: Pending<In, Out>[] = []
   let inFlight = 0
   let scheduled = false
@@ -85,9 +91,11 @@ export function coalesce<In, Out>(options: CoalesceOptions<In, Out>): Coalescer<
     }
   }
 
+  const enoughWaiting = () => pending.length >= (inFlight === 0 ? 1 : minBatchBehind)
+
   function pump() {
     scheduled = false
-    while (inFlight < maxInFlight && pending.length > 0) {
+    while (inFlight < maxInFlight && enoughWaiting()) {
       const batch = takeBatch()
       // Everything left waits on a running batch of its own key: it is pumped when that ends.
       if (batch.length === 0) return
@@ -103,7 +111,7 @@ export function coalesce<In, Out>(options: CoalesceOptions<In, Out>): Coalescer<
   }
 
   function schedule() {
-    if (scheduled || pending.length === 0 || inFlight >= maxInFlight) return
+    if (scheduled || inFlight >= maxInFlight || !enoughWaiting()) return
     scheduled = true
     // After the current I/O callbacks: requests parsed in the same turn share a batch.
     setImmediate(pump)

@@ -1,5 +1,5 @@
 import { coalesce, perClient } from '../db/coalesce.js'
-import { type Prisma, prepareStatement, queryRows } from '../db/client.js'
+import { type Prisma, prepareStatement, queryRowsInLane } from '../db/client.js'
 import type { Task } from '../generated/prisma/client.js'
 
 /** What judging and applying a report from PoYo needs to know about a task. */
@@ -41,13 +41,19 @@ export async function readTaskStates(
   db: Prisma.TransactionClient,
   taskIds: string[],
 ): Promise<(TaskState | null)[]> {
-  const rows = await queryRows<TaskStateRow>(db, taskStatesSql, [taskIds])
+  const rows = await queryRowsInLane<TaskStateRow>(db, 'task_states', taskStatesSql, [taskIds])
   const byId = new Map(rows.map((row) => [row.id, toState(row)]))
   return taskIds.map((id) => byId.get(id) ?? null)
 }
 
 const stateReader = perClient((db: Prisma.TransactionClient) =>
-  coalesce<string, TaskState | null>({ kind: 'task_state', execute: (ids) => readTaskStates(db, ids) }),
+  coalesce<string, TaskState | null>({
+    kind: 'task_state',
+    execute: (ids) => readTaskStates(db, ids),
+    // Reads queue on their lane as they come, up to four: a callback then waits for its own
+    // read, not for the one running to end first.
+    maxInFlight: 4,
+  }),
 )
 
 /**

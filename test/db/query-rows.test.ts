@@ -2,6 +2,8 @@
  * queryRows runs hot raw statements on the client's own node-postgres pool, past Prisma:
  * it must give what Prisma's raw query gives, stay inside a transaction when handed one,
  * report Postgres' errors by SQLSTATE, and leave no connection open after disconnecting.
+ * A lane (queryRowsInLane) is a pipelined connection beside the pool: statements queue on it
+ * in order, each fails alone, and a broken one is replaced.
  */
 import t from 'tap'
 import {
@@ -10,6 +12,7 @@ import {
   inReadOnlyTransaction,
   prepareStatement,
   queryRows,
+  queryRowsInLane,
   sqlState,
 } from '../../src/db/client.js'
 import { createTestDatabase } from '../helpers/database.js'
@@ -82,11 +85,12 @@ t.test('a failed statement reports its SQLSTATE, directly and through Prisma', a
   t.equal(sqlState(new Error('not a database error')), undefined)
 })
 
-t.test('disconnecting a client that only ran queryRows closes its connections', async (t) => {
+t.test('disconnecting a client that only ran queryRows closes its connections, lanes too', async (t) => {
   const before = await backendCount()
   const other = createPrismaClient({ url, poolSize: 2 })
   await Promise.all([queryRows(other, `SELECT pg_sleep(0.05)`, []), queryRows(other, `SELECT 1`, [])])
-  t.equal(await backendCount(), before + 2, 'two connections while in use')
+  await queryRowsInLane(other, 'probe', `SELECT 1`, [])
+  t.equal(await backendCount(), before + 3, 'two pool connections and a lane while in use')
   await disconnectPrisma(other)
   // A backend leaves pg_stat_activity a moment after its client hangs up.
   let after = await backendCount()
@@ -130,4 +134,50 @@ t.test('a read-only transaction: its opening rows, its settings inside only, and
     /bad setting/,
     'setting names are checked, never spliced in as given',
   )
+})
+
+type Probe = { pid: number; at: Date }
+const probeSql = (sleep: number) =>
+  `SELECT pg_backend_pid() AS pid, clock_timestamp() AS at FROM pg_sleep(${sleep})`
+
+t.test('statements on a lane run in their order on one connection of its own', async (t) => {
+  const single = createPrismaClient({ url, poolSize: 1 })
+  t.teardown(() => disconnectPrisma(single))
+  const text = `SELECT $1::int * 2 AS twice`
+  prepareStatement(text)
+  // Sent together: the second and third wait on the lane behind the first.
+  const slow = queryRowsInLane<Probe>(single, 'probe', probeSql(0.2), [])
+  const prepared = Promise.all([1, 2].map((n) => queryRowsInLane(single, 'probe', text, [n])))
+  const quick = queryRowsInLane<Probe>(single, 'probe', probeSql(0), [])
+  const [pool] = await queryRows<{ pid: number }>(single, `SELECT pg_backend_pid() AS pid`, [])
+  const [[first], [last]] = await Promise.all([slow, quick])
+  t.same(await prepared, [[{ twice: 2 }], [{ twice: 4 }]], 'a prepared statement queued twice runs twice')
+  t.equal(last!.pid, first!.pid, 'one connection')
+  t.not(pool!.pid, first!.pid, 'not the pool’s: the pool’s one connection answered meanwhile')
+  t.ok(last!.at >= first!.at, 'the quick one ran after the slow one had slept')
+})
+
+t.test('a statement that fails on a lane fails alone', async (t) => {
+  const failing = queryRowsInLane(prisma, 'probe', `SELECT 1 / $1::int AS n`, [0])
+  const after = queryRowsInLane(prisma, 'probe', `SELECT 1 / $1::int AS n`, [1])
+  await t.rejects(failing, { code: '22012' }, 'division by zero')
+  t.same(await after, [{ n: 1 }], 'the one queued behind it')
+})
+
+t.test('a lane whose connection breaks fails what it holds; the next statement opens another', async (t) => {
+  const [{ pid }] = (await queryRowsInLane<Probe>(prisma, 'probe', probeSql(0), [])) as [Probe]
+  const held = t.rejects(queryRowsInLane(prisma, 'probe', probeSql(5), []), { code: '57P01' })
+  await queryRows(prisma, `SELECT pg_terminate_backend($1::int)`, [pid])
+  await held
+  // At once, before the connection's end is seen: the lane already knows it is gone.
+  const [again] = await queryRowsInLane<Probe>(prisma, 'probe', probeSql(0), [])
+  t.not(again!.pid, pid, 'a new connection')
+})
+
+t.test('in a transaction, a lane statement runs in the transaction', async (t) => {
+  await prisma.$executeRawUnsafe(`CREATE TABLE lane_probe (n int)`)
+  await prisma.$transaction(async (tx) => {
+    await tx.$executeRawUnsafe(`INSERT INTO lane_probe VALUES (3)`)
+    t.same(await queryRowsInLane(tx, 'probe', `SELECT n FROM lane_probe`, []), [{ n: 3 }])
+  })
 })

@@ -6,6 +6,7 @@
 import { setTimeout } from 'node:timers/promises'
 import pg from 'pg'
 import t from 'tap'
+import { createPrismaClient, disconnectPrisma } from '../../src/db/client.js'
 import { registry } from '../../src/metrics.js'
 import { toTaskResource } from '../../src/tasks/resource.js'
 import { submitTask } from '../../src/tasks/submit-task.js'
@@ -284,9 +285,12 @@ t.test(
     }
     await holder.query('BEGIN')
     await holder.query('SELECT 1 FROM tasks WHERE id = $1 FOR UPDATE', [second!.id])
+    // Another instance's client: one client's batches queue on its one writer connection.
+    const otherInstance = createPrismaClient({ url: databaseUrl, poolSize: 2 })
+    t.teardown(() => disconnectPrisma(otherInstance))
     const reversed = transitionAll(prisma, [finish(second!.id, 10), finish(first!.id, 10)])
     await waiting(1)
-    const forward = transitionAll(prisma, [finish(first!.id, 20), finish(second!.id, 20)])
+    const forward = transitionAll(otherInstance, [finish(first!.id, 20), finish(second!.id, 20)])
     await waiting(2)
     await holder.query('COMMIT')
 
