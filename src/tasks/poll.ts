@@ -188,6 +188,24 @@ export async function failOverdueTasks(
 }
 
 /**
+ * The poll sweep's claim: `$1` the lease's end, `$2` now, `$3` the most to claim. It reads
+ * tasks_next_poll_at_manual, which holds polled tasks only (`next_poll_at <= $2` implies the
+ * index's `IS NOT NULL`; a test holds the plan).
+ */
+export const claimDueTasksSql = `
+  UPDATE tasks SET next_poll_at = $1::timestamptz
+  WHERE id IN (
+    SELECT id FROM tasks
+    WHERE (status IN ('queued', 'not_started', 'running') OR (status = 'failed' AND error_code = 'deadline_exceeded'))
+      AND provider_task_id IS NOT NULL AND next_poll_at <= $2::timestamptz
+    ORDER BY next_poll_at
+    LIMIT $3::int
+    FOR UPDATE SKIP LOCKED
+  )
+  RETURNING id, provider_task_id, poll_attempts`
+// Not prepared: a generic plan cannot see the LIMIT and joins back to a read of every task.
+
+/**
  * Claims up to `limit` tasks whose poll is due, pushing their next poll out by `leaseMs`
  * in the same statement, so concurrent sweeps (other instances) never poll one task twice.
  */
@@ -198,17 +216,11 @@ export async function claimDueTasks(
   leaseMs: number,
 ): Promise<{ id: string; providerTaskId: string; pollAttempts: number }[]> {
   const leaseUntil = new Date(now.getTime() + leaseMs)
-  const rows = await prisma.$queryRaw<{ id: string; provider_task_id: string; poll_attempts: number }[]>`
-    UPDATE tasks SET next_poll_at = ${leaseUntil}
-    WHERE id IN (
-      SELECT id FROM tasks
-      WHERE (status IN ('queued', 'not_started', 'running') OR (status = 'failed' AND error_code = 'deadline_exceeded'))
-        AND provider_task_id IS NOT NULL AND next_poll_at <= ${now}
-      ORDER BY next_poll_at
-      LIMIT ${limit}
-      FOR UPDATE SKIP LOCKED
-    )
-    RETURNING id, provider_task_id, poll_attempts`
+  const rows = await queryRows<{ id: string; provider_task_id: string; poll_attempts: number }>(
+    prisma,
+    claimDueTasksSql,
+    [leaseUntil, now, limit],
+  )
   return rows.map((row) => ({
     id: row.id,
     providerTaskId: row.provider_task_id,

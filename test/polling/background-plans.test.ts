@@ -5,7 +5,7 @@
  * the statements run from the service (named prepared statements, so generic plans too).
  */
 import t, { type Test } from 'tap'
-import { failOverdueTasks, overdueTasksSql } from '../../src/tasks/poll.js'
+import { claimDueTasksSql, failOverdueTasks, overdueTasksSql } from '../../src/tasks/poll.js'
 import { claimDueDeliveriesSql } from '../../src/webhooks/deliver.js'
 import { buildTestApp } from '../helpers/app.js'
 import { entriesRead, type ExplainRow, type PlanNode, planNodes, planShape } from '../helpers/plans.js'
@@ -14,10 +14,11 @@ const { runtime } = await buildTestApp(t, { WORKERS_ENABLED: 'false' })
 const { prisma } = runtime.deps
 
 // 15,000 active tasks with a day to go, 5,000 ended long past their deadline, and 30 active
-// tasks past theirs (ids ending in their number, to check which were taken).
+// tasks past theirs (ids ending in their number, to check which were taken). The active ones
+// are at PoYo and polled later, but for 30 whose poll is due; ended ones are not polled.
 await prisma.$executeRaw`
   INSERT INTO tasks (id, model, status, input, client_scope, estimated_credits, deadline_at, created_at,
-                     updated_at, finished_at)
+                     updated_at, finished_at, provider_task_id, next_poll_at)
   SELECT ('00000000-0000-7000-8000-' || lpad(i::text, 12, '0'))::uuid, 'hailuo-2.3',
          CASE WHEN i <= 5000 THEN (ARRAY['finished', 'failed'])[1 + i % 2]
               ELSE (ARRAY['queued', 'not_started', 'running'])[1 + i % 3] END::"TaskStatus",
@@ -26,7 +27,10 @@ await prisma.$executeRaw`
               WHEN i > 19970 THEN now() - make_interval(mins => 20000 - i)
               ELSE now() + interval '1 day' END,
          now() - interval '40 days', now(),
-         CASE WHEN i <= 5000 THEN now() - interval '30 days' END
+         CASE WHEN i <= 5000 THEN now() - interval '30 days' END,
+         CASE WHEN i > 5000 THEN 'poyo-' || i END,
+         CASE WHEN i BETWEEN 19941 AND 19970 THEN now() - interval '1 minute'
+              WHEN i > 5000 THEN now() + make_interval(mins => 10 + i % 60) END
   FROM generate_series(1, 20000) AS i`
 // Deliveries for every task (two events each; at this size the UPDATE finds claimed rows by key): most delivered long ago, some
 // pending for later, and 20 pending and due.
@@ -90,6 +94,32 @@ function readsOnly(t: Test, all: PlanNode[], index: string, exceptPkey = false) 
     `reads ${index} ${shape}`,
   )
 }
+
+// Run unnamed, so planned for its values every time: a generic plan, blind to the LIMIT,
+// hashes a read of every task to find the claimed ones again.
+t.test('the poll sweep reads only the polled tasks that are due', async (t) => {
+  const all = await planOf(
+    claimDueTasksSql,
+    ['timestamptz', 'timestamptz', 'int'],
+    ["now() + interval '1 minute'", 'now()', '50'],
+    false,
+  )
+  const shape = planShape(all)
+  t.notOk(
+    all.some((node) => node['Node Type'].includes('Seq Scan')),
+    `no sequential scan ${shape}`,
+  )
+  // An index scan in its order, or a bitmap scan and a sort, as the estimates fall; the
+  // UPDATE finds each claimed row again by its primary key.
+  t.same(
+    [...new Set(all.map((node) => node['Index Name']).filter(Boolean))].sort(),
+    ['tasks_next_poll_at_manual', 'tasks_pkey'],
+    `reads the partial index ${shape}`,
+  )
+  const due = all.filter((node) => node['Index Name'] === 'tasks_next_poll_at_manual')
+  t.equal(entriesRead(due), 30, 'reads the 30 due tasks and nothing else')
+  t.equal(all[0]?.['Actual Rows'], 30, 'and claims them')
+})
 
 for (const generic of [false, true]) {
   const plan = generic ? 'generic' : 'custom'
