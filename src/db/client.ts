@@ -77,6 +77,8 @@ export async function queryRows<Row>(
 
 /** The lanes of each client createPrismaClient made, by name: connecting or connected. */
 const lanes = new WeakMap<object, Map<string, Promise<pg.Client>>>()
+/** Clients disconnectPrisma ended: a late statement must fail, not open a lane again. */
+const ended = new WeakSet<object>()
 
 /**
  * Like `queryRows`, but on `lane`: a connection of the client's own, outside its pool, in
@@ -95,6 +97,7 @@ export async function queryRowsInLane<Row>(
 ): Promise<Row[]> {
   const pool = pools.get(db)
   if (!pool) return db.$queryRawUnsafe<Row[]>(text, ...values)
+  if (ended.has(db)) throw new Error('the database client was disconnected')
   let open = lanes.get(db)
   if (!open) lanes.set(db, (open = new Map()))
   let connection = open.get(lane)
@@ -138,6 +141,7 @@ async function openLane(pool: pg.Pool, retire: (client?: pg.Client) => void): Pr
 
 /** Ends the lanes of a client; statements already sent on them finish first. */
 async function closeLanes(db: object): Promise<void> {
+  ended.add(db)
   const open = lanes.get(db)
   if (!open) return
   const connections = [...open.values()]

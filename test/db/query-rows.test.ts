@@ -99,6 +99,12 @@ t.test('disconnecting a client that only ran queryRows closes its connections, l
     after = await backendCount()
   }
   t.equal(after, before, 'none left after disconnecting')
+  await t.rejects(
+    queryRowsInLane(other, 'probe', `SELECT 1`, []),
+    /disconnected/,
+    'a late statement fails rather than opening a lane again',
+  )
+  t.equal(await backendCount(), before, 'and opens no connection')
 })
 
 t.test('a read-only transaction: its opening rows, its settings inside only, and no writes', async (t) => {
