@@ -50,9 +50,10 @@ export function createPrismaClient({ url, poolSize }: DatabaseOptions): PrismaCl
  */
 export async function disconnectPrisma(prisma: PrismaClient): Promise<void> {
   await prisma.$disconnect()
-  await closeLanes(prisma)
   const pool = pools.get(prisma)
   if (pool && !pool.ending) await pool.end()
+  // After the pool: a lane statement on a client whose pool is ending fails, so none reopens.
+  await closeLanes(prisma)
 }
 
 /**
@@ -77,8 +78,6 @@ export async function queryRows<Row>(
 
 /** The lanes of each client createPrismaClient made, by name: connecting or connected. */
 const lanes = new WeakMap<object, Map<string, Promise<pg.Client>>>()
-/** Clients disconnectPrisma ended: a late statement must fail, not open a lane again. */
-const ended = new WeakSet<object>()
 
 /**
  * Like `queryRows`, but on `lane`: a connection of the client's own, outside its pool, in
@@ -97,19 +96,13 @@ export async function queryRowsInLane<Row>(
 ): Promise<Row[]> {
   const pool = pools.get(db)
   if (!pool) return db.$queryRawUnsafe<Row[]>(text, ...values)
-  if (ended.has(db)) throw new Error('the database client was disconnected')
+  if (pool.ending) throw new Error('the database client was disconnected')
   let open = lanes.get(db)
   if (!open) lanes.set(db, (open = new Map()))
   let connection = open.get(lane)
-  // Forgets this connection (not a newer one of the same lane) and hangs up, once.
-  const retire = (client?: pg.Client) => {
-    if (open.get(lane) !== connection) return
-    open.delete(lane)
-    void client?.end().catch(() => {})
-  }
   if (!connection) {
-    connection = openLane(pool, retire)
-    open.set(lane, connection)
+    const opening = openLane(pool, (client) => retireLane(open, lane, opening, client))
+    open.set(lane, (connection = opening))
   }
   const client = await connection
   try {
@@ -119,9 +112,21 @@ export async function queryRowsInLane<Row>(
     // A fatal error ends the session before the socket closes: nothing may be sent after it.
     const fatal =
       !(error instanceof pg.DatabaseError) || error.severity === 'FATAL' || error.severity === 'PANIC'
-    if (fatal) retire(client)
+    if (fatal) retireLane(open, lane, connection, client)
     throw error
   }
+}
+
+/** Forgets a lane's connection (not a newer one of the same lane) and hangs up, once. */
+function retireLane(
+  open: Map<string, Promise<pg.Client>>,
+  lane: string,
+  connection: Promise<pg.Client>,
+  client?: pg.Client,
+): void {
+  if (open.get(lane) !== connection) return
+  open.delete(lane)
+  void client?.end().catch(() => {})
 }
 
 /** A pipelined connection with the pool's settings; `retire` forgets it when it fails or ends. */
@@ -141,7 +146,6 @@ async function openLane(pool: pg.Pool, retire: (client?: pg.Client) => void): Pr
 
 /** Ends the lanes of a client; statements already sent on them finish first. */
 async function closeLanes(db: object): Promise<void> {
-  ended.add(db)
   const open = lanes.get(db)
   if (!open) return
   const connections = [...open.values()]
