@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, onResponseHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import { Queues } from '../db/job-queue.js'
 import { httpRequestDuration, registry, setQueueDepthReader } from '../metrics.js'
@@ -15,8 +15,7 @@ async function metricsPlugin(app: FastifyInstance) {
   // One child per method, route and status, looked up by a joined key: prom-client's
   // observe(labels, …) checks and sorts the labels at every call.
   const durations = new Map<string, { observe(seconds: number): void }>()
-  app.addHook('onResponse', (request, reply, done) => {
-    const route = request.routeOptions.url ?? 'unmatched'
+  const observe = (route: string, request: FastifyRequest, reply: FastifyReply) => {
     const key = `${request.method} ${reply.statusCode} ${route}`
     let observer = durations.get(key)
     if (!observer) {
@@ -28,6 +27,19 @@ async function metricsPlugin(app: FastifyInstance) {
       durations.set(key, observer)
     }
     observer.observe(reply.elapsedTime / 1000)
+  }
+  // Each route observes its own responses, its path known when it is added (reading it per
+  // request through request.routeOptions builds an object of a dozen fields each time).
+  app.addHook('onRoute', (route) => {
+    const path = route.url
+    const hook: onResponseHookHandler = (request, reply, done) => {
+      observe(path, request, reply)
+      done()
+    }
+    route.onResponse = [...(route.onResponse === undefined ? [] : [route.onResponse].flat()), hook]
+  })
+  app.addHook('onResponse', (request, reply, done) => {
+    if (request.is404) observe('unmatched', request, reply)
     done()
   })
 

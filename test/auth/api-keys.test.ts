@@ -142,6 +142,24 @@ t.test('a percent-encoded path reaches no /v1 route without a key', async (t) =>
   isUnauthorized(t, post, 'POST /%761/tasks')
 })
 
+t.test('a HEAD request and a /v1 URL no route matches need a key too', async (t) => {
+  for (const url of ['/v1/models', `/v1/tasks/${taskOfA}`]) {
+    const head = await app.inject({ method: 'HEAD', url, headers: { authorization: undefined } })
+    t.equal(head.statusCode, 401, `HEAD ${url} without a key`)
+    t.equal(head.headers['www-authenticate'], 'Bearer', `HEAD ${url}: WWW-Authenticate: Bearer`)
+    const ok = await app.inject({ method: 'HEAD', url, headers: { authorization: bearer(clientA.secret) } })
+    t.equal(ok.statusCode, 200, `HEAD ${url} with a valid key`)
+  }
+  // Without a key a stranger learns nothing, not even which routes exist.
+  for (const url of ['/v1/no-such-route', `/v1/tasks/${taskOfA}/no-such-part`]) {
+    isUnauthorized(t, await app.inject({ url, headers: { authorization: undefined } }), `GET ${url}`)
+    const found = await app.inject({ url, headers: { authorization: bearer(clientA.secret) } })
+    t.equal(found.statusCode, 404, `GET ${url} with a valid key is 404`)
+  }
+  const outside = await app.inject({ url: '/no-such-page', headers: { authorization: undefined } })
+  t.equal(outside.statusCode, 404, 'outside /v1 an unknown URL is 404 without a key')
+})
+
 t.test('PoYo callbacks and the operations routes need no key', async (t) => {
   const id = randomUUID()
   const callback = await app.inject({

@@ -70,6 +70,25 @@ t.test('metrics count requests, callbacks, PoYo calls, transitions and queue dep
   t.ok(after.has('job_queue_depth{queue="task-submit"}'), 'queue depth is reported per queue')
 })
 
+t.test('every response is counted once: by route, HEAD apart, refused and unmatched ones too', async (t) => {
+  const live = await startLiveApp(t, { WORKERS_ENABLED: 'false' })
+  const before = await scrape(live)
+  const taskId = await createTask(live)
+  await live.app.inject({ method: 'HEAD', url: `/v1/tasks/${taskId}` })
+  await live.app.inject({ method: 'GET', url: `/v1/tasks/${taskId}`, headers: { authorization: undefined } })
+  await live.app.inject({ method: 'GET', url: '/no-such-page' })
+  await live.app.inject({ method: 'GET', url: '/no-such-page' })
+  const after = await scrape(live)
+  const delta = (series: string) => value(after, series) - value(before, series)
+  const count = (method: string, route: string, status: number) =>
+    delta(`http_request_duration_seconds_count{method="${method}",route="${route}",status_code="${status}"}`)
+  t.equal(count('HEAD', '/v1/tasks/:id', 200), 1, 'a HEAD request, under its route')
+  t.equal(count('GET', '/v1/tasks/:id', 200), 0, 'the HEAD request is not also a GET')
+  t.equal(count('GET', '/v1/tasks/:id', 401), 1, 'a request refused for want of a key, under its route')
+  t.equal(count('GET', 'unmatched', 404), 2, 'URLs no route matches, under one label')
+  t.equal(count('POST', '/v1/tasks', 202), 1, 'the task created')
+})
+
 t.test('queue depth shows waiting submit jobs', async (t) => {
   const live = await startLiveApp(t, { WORKERS_ENABLED: 'false' })
   await createTask(live)
