@@ -8,7 +8,8 @@
  * runs it), --node-options="…" (the service's NODE_OPTIONS; default: the Dockerfile's),
  * --explain (EXPLAIN ANALYZE of the SQL each query route sends, into the results),
  * --service-env=NAME=VALUE (repeatable: one more variable of the service's environment),
- * --load-generator=sockets|autocannon (what drives the 50-connection runs; default sockets),
+ * --load-generator=wrk|sockets|autocannon (what drives the 50-connection runs; default wrk,
+ * or sockets when wrk is not installed: `bash scripts/ensure-wrk.sh`),
  * --node-args="…" (node flags for the service that NODE_OPTIONS refuses, e.g. --trace-gc),
  * --pg-stats (pg_stat_statements per section: the statements Postgres ran, into the results).
  */
@@ -24,6 +25,7 @@ import { benchE2e } from './lib/e2e.js'
 import { explainEndpoints } from './lib/explain.js'
 import { benchIngest } from './lib/ingest.js'
 import { type LoadGenerator, loadGenerators, useLoadGenerator } from './lib/load.js'
+import { wrkAvailable } from './lib/wrk-load.js'
 import { memoryOf, runMain, sampleMemory } from './lib/procs.js'
 import { enablePgStats, pgStatsLines, pgStatsSettings, readPgStats, resetPgStats } from './lib/pg-stats.js'
 import { benchQueries } from './lib/queries.js'
@@ -46,16 +48,29 @@ const { values: flags } = parseArgs({
     'node-options': { type: 'string' },
     explain: { type: 'boolean', default: false },
     'service-env': { type: 'string', multiple: true },
-    'load-generator': { type: 'string', default: 'sockets' },
+    'load-generator': { type: 'string' },
     'node-args': { type: 'string' },
     'pg-stats': { type: 'boolean', default: false },
   },
 })
 
-const generator = flags['load-generator'] as LoadGenerator
-if (!loadGenerators.includes(generator))
-  throw new Error(`--load-generator: one of ${loadGenerators.join(', ')}`)
+const generator = await chooseLoadGenerator(flags['load-generator'])
 useLoadGenerator(generator)
+
+/** The one asked for, or wrk when it is installed (far less CPU taken from the service), else sockets. */
+async function chooseLoadGenerator(asked: string | undefined): Promise<LoadGenerator> {
+  if (asked !== undefined && !loadGenerators.includes(asked as LoadGenerator))
+    throw new Error(`--load-generator: one of ${loadGenerators.join(', ')}`)
+  const wrk = await wrkAvailable()
+  if (asked === 'wrk' && !wrk)
+    throw new Error('--load-generator=wrk: wrk is not installed (bash scripts/ensure-wrk.sh)')
+  if (asked !== undefined) return asked as LoadGenerator
+  if (wrk) return 'wrk'
+  console.warn(
+    '[bench] wrk is not installed (bash scripts/ensure-wrk.sh): the socket generator drives the load',
+  )
+  return 'sockets'
+}
 
 const quick = flags.quick ?? false
 const only = flags.only ? (flags.only.split(',') as Section[]) : [...sections]
@@ -227,7 +242,7 @@ async function main(): Promise<number> {
   const complete = !quick && only.length === sections.length && Object.keys(errors).length === 0
   const label = [
     flags.tsx ? 'tsx' : '',
-    generator === 'sockets' ? '' : generator,
+    generator === 'wrk' ? '' : generator,
     quick ? 'quick' : '',
     // Its extension's bookkeeping costs a little on every statement: kept apart from plain runs.
     pgStats ? 'pgstats' : '',

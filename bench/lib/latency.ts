@@ -15,6 +15,10 @@ export interface LoadResult extends Latency {
   errors: number
   connections: number
   seconds: number
+  /** CPU the load generator took in a process of its own (wrk), in ms; the bench's own is measured apart. */
+  generatorCpuMs?: number
+  /** The generator ran out of drawn requests and sent some again. */
+  wrapped?: boolean
 }
 
 export interface Step {
@@ -35,6 +39,13 @@ export interface LoadOptions {
   step: Step | (() => Step)
   /** Called on each 2xx answer: ms since the run started, and its latency in ms (sockets only). */
   onResponse?: (atMs: number, latencyMs: number) => void
+  /**
+   * A generator that draws requests from `step` ahead of sending them (wrk) hands back the
+   * last `count` it drew and did not send, so the next run starts with them.
+   */
+  unsent?: (count: number) => void
+  /** The most requests a second the run could take (wrk draws that many ahead); 12,000 by default. */
+  maxRate?: number
 }
 
 /** The median of `values` (the mean of the middle two for an even count); NaN for none. */

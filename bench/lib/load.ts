@@ -2,6 +2,7 @@ import autocannon from 'autocannon'
 import { Client } from 'undici'
 import { type LoadOptions, type LoadResult, percentiles, type Step } from './latency.js'
 import { fireSockets } from './socket-load.js'
+import { fireWrk } from './wrk-load.js'
 
 export { type Latency, type LoadOptions, type LoadResult, median, percentiles, type Step } from './latency.js'
 
@@ -15,7 +16,7 @@ export function toRequest(step: Step) {
   }
 }
 
-export const loadGenerators = ['sockets', 'autocannon'] as const
+export const loadGenerators = ['wrk', 'sockets', 'autocannon'] as const
 export type LoadGenerator = (typeof loadGenerators)[number]
 let generator: LoadGenerator = 'sockets'
 
@@ -26,7 +27,15 @@ export function useLoadGenerator(name: LoadGenerator): void {
 
 /** Many connections in a closed loop for a bounded time: 2xx throughput and 2xx latencies. */
 export function fire(options: LoadOptions): Promise<LoadResult> {
-  return generator === 'sockets' ? fireSockets(options) : fireAutocannon(options)
+  switch (generator) {
+    case 'wrk':
+      // wrk neither stops at a count nor reports each answer: those runs take the sockets.
+      return options.amount || options.onResponse ? fireSockets(options) : fireWrk(options)
+    case 'sockets':
+      return fireSockets(options)
+    case 'autocannon':
+      return fireAutocannon(options)
+  }
 }
 
 /** `fire` through autocannon. */
