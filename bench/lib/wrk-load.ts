@@ -1,9 +1,9 @@
 /**
  * `fire` through wrk (Debian's package `wrk`, written in C): one thread, the same closed loop
  * of `connections` keep-alive connections. On 2 cores shared with the service, the load
- * generator's CPU is taken from the service: wrk spends about 6 µs of user time per callback
- * where the Node.js socket generator spends 20–30 (measured in bursts in turn, see the
- * README); the kernel's share (about 14 µs, the loopback's TCP) is the same for both.
+ * generator's CPU is taken from the service: wrk spent 5–12 µs of user time per callback
+ * where the Node.js socket generator spent 19–33 (bursts in turn, see bench/README.md); the
+ * kernel's share (about 14 µs, the loopback's TCP) is the same for both.
  *
  * wrk cannot call back for each request, so the requests are drawn from `step` ahead of the
  * run (enough for `maxRate` a second) and written to a file its script sends in order; the
