@@ -14,7 +14,7 @@ import { createPrismaClient, disconnectPrisma } from '../src/db/client.js'
 import { callbackUrl } from '../src/tasks/callback-token.js'
 import { insertNotStartedTasks, startBenchDb } from './lib/db.js'
 import { directRunner } from './lib/direct-sql.js'
-import { finishedIn, ingestConnections as connections, rotation } from './lib/ingest.js'
+import { appliedRate, finishedIn, ingestConnections as connections, rotation } from './lib/ingest.js'
 import { fire, median, type Step, useLoadGenerator } from './lib/load.js'
 import { runMain } from './lib/procs.js'
 import { wrkAvailable } from './lib/wrk-load.js'
@@ -71,7 +71,9 @@ async function main(): Promise<number> {
   // As `npm run bench` does: wrk takes far less of the 2 cores than the socket generator.
   const wrk = await wrkAvailable()
   useLoadGenerator(wrk ? 'wrk' : 'sockets')
-  console.log(`load generator: ${wrk ? 'wrk' : 'sockets (wrk is not installed: bash scripts/ensure-wrk.sh)'}`)
+  console.log(
+    `load generator: ${wrk ? 'wrk' : 'sockets (wrk is not installed: bash scripts/ensure-package.sh wrk wrk)'}`,
+  )
   const db = await startBenchDb()
   const prisma = createPrismaClient({ url: db.url, poolSize: 2 })
   const admin = await createApiKey(prisma, { name: 'ingest a/b', role: 'admin' })
@@ -120,9 +122,7 @@ async function main(): Promise<number> {
         step: run.step,
         unsent: run.unsent,
       })
-      const applied = (await finishedIn(db, run.set, tasksPerVariant)) - before
-      // What was answered within the burst: wrk stops the clock with answers out.
-      run.rates.push(Math.min(applied, burst.requests - burst.non2xx) / burst.seconds)
+      run.rates.push(appliedRate((await finishedIn(db, run.set, tasksPerVariant)) - before, burst))
     }
     if (direct) directRates.push((await direct.run(seconds)).tps)
     const line = runs.map((run) => `${run.variant.name} ${run.rates[round]!.toFixed(0)}/s`)

@@ -9,7 +9,7 @@
  * --explain (EXPLAIN ANALYZE of the SQL each query route sends, into the results),
  * --service-env=NAME=VALUE (repeatable: one more variable of the service's environment),
  * --load-generator=wrk|sockets|autocannon (what drives the 50-connection runs; default wrk,
- * or sockets when wrk is not installed: `bash scripts/ensure-wrk.sh`),
+ * or sockets when wrk is not installed: `bash scripts/ensure-package.sh wrk wrk`),
  * --node-args="…" (node flags for the service that NODE_OPTIONS refuses, e.g. --trace-gc),
  * --pg-stats (pg_stat_statements per section: the statements Postgres ran, into the results).
  */
@@ -63,11 +63,11 @@ async function chooseLoadGenerator(asked: string | undefined): Promise<LoadGener
     throw new Error(`--load-generator: one of ${loadGenerators.join(', ')}`)
   const wrk = await wrkAvailable()
   if (asked === 'wrk' && !wrk)
-    throw new Error('--load-generator=wrk: wrk is not installed (bash scripts/ensure-wrk.sh)')
+    throw new Error('--load-generator=wrk: wrk is not installed (bash scripts/ensure-package.sh wrk wrk)')
   if (asked !== undefined) return asked as LoadGenerator
   if (wrk) return 'wrk'
   console.warn(
-    '[bench] wrk is not installed (bash scripts/ensure-wrk.sh): the socket generator drives the load',
+    '[bench] wrk is not installed (bash scripts/ensure-package.sh wrk wrk): the socket generator drives the load',
   )
   return 'sockets'
 }

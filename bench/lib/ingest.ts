@@ -118,6 +118,13 @@ export function rotation(set: string, count: number, pathFor: (id: string) => st
   }
 }
 
+/**
+ * Callbacks a second a run applied, counting only those answered within it: wrk stops its
+ * clock with answers still out, and the service applies those after it.
+ */
+export const appliedRate = (applied: number, run: LoadResult): number =>
+  Math.min(applied, run.requests - run.non2xx) / run.seconds
+
 /** Seconds of each half of an alternating pair. */
 const pairSeconds = 2
 
@@ -145,7 +152,15 @@ async function alternatingPairs(
   const direct = await directRunner(db.url, pairsDirectSet, { clients: 2, batch: opts.batch })
   const pairs: IngestResult['pairs'] = []
   try {
+    // Each half starts from a checkpoint: the pages the half before dirtied are not left for
+    // this one's backends to write out as they need buffers (the direct loop, twice as fast,
+    // left twice as many on the service's halves as they left on its).
+    const directHalf = async () => {
+      await db.pool.query('CHECKPOINT')
+      return (await direct.run(pairSeconds)).tps
+    }
     const serviceHalf = async () => {
+      await db.pool.query('CHECKPOINT')
       const before = await finishedIn(db, pairsServiceSet, serviceTasks)
       const run = await fire({
         base: stack.base,
@@ -154,21 +169,7 @@ async function alternatingPairs(
         step: calls.step,
         unsent: calls.unsent,
       })
-      const applied = (await finishedIn(db, pairsServiceSet, serviceTasks)) - before
-      // Only what was answered within the run counts: wrk stops the clock with answers out,
-      // and the service still applies those after it.
-      return Math.min(applied, run.requests - run.non2xx) / run.seconds
-    }
-    // Each half starts from a checkpoint: the pages the half before dirtied are not left for
-    // this one's backends to write out as they need buffers (the direct loop, twice as fast,
-    // left twice as many on the service's halves as they left on its).
-    const directHalf = async () => {
-      await db.pool.query('CHECKPOINT')
-      return (await direct.run(pairSeconds)).tps
-    }
-    const checkpointedServiceHalf = async () => {
-      await db.pool.query('CHECKPOINT')
-      return serviceHalf()
+      return appliedRate((await finishedIn(db, pairsServiceSet, serviceTasks)) - before, run)
     }
     for (let pair = 0; pair < opts.pairs; pair++) {
       // Every other pair the direct loop goes first: what one half leaves behind (the
@@ -176,11 +177,11 @@ async function alternatingPairs(
       let serviceRate: number
       let directRate: number
       if (pair % 2 === 0) {
-        serviceRate = await checkpointedServiceHalf()
+        serviceRate = await serviceHalf()
         directRate = await directHalf()
       } else {
         directRate = await directHalf()
-        serviceRate = await checkpointedServiceHalf()
+        serviceRate = await serviceHalf()
       }
       pairs.push({
         seconds: pairSeconds,

@@ -57,7 +57,6 @@ export async function fireWrk(options: LoadOptions & { maxRate?: number }): Prom
   try {
     const feed = join(dir, 'requests')
     await writeFile(feed, Buffer.concat(requests))
-    requests.length = 0
     const args = [
       '-t1',
       `-c${options.connections}`,

@@ -2,7 +2,7 @@
  * The dashboard in headless Chromium against a listening app (PoYo simulator, callbacks to
  * the app's own port): a task submitted through the API appears and finishes in the table
  * live, filters work, the drawer shows the timeline and the video, and a screenshot is
- * saved to test-artifacts/dashboard.png. Needs Debian's Chromium: scripts/ensure-chromium.sh.
+ * saved to test-artifacts/dashboard.png. Needs Debian's Chromium: scripts/ensure-package.sh chromium chromium.
  */
 import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
@@ -21,7 +21,9 @@ const drawerShot = join(packageRoot, 'test-artifacts', 'dashboard-drawer.png')
 
 t.test('the dashboard, live, in a browser', async (t) => {
   if (!existsSync(executablePath)) {
-    t.fail(`${executablePath} is missing: run scripts/ensure-chromium.sh (installs Debian's chromium)`)
+    t.fail(
+      `${executablePath} is missing: run scripts/ensure-package.sh chromium chromium (installs Debian's chromium)`,
+    )
     return
   }
   const port = await freePort()
