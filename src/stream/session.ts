@@ -3,10 +3,9 @@ import type { FastifyBaseLogger as Logger } from 'fastify'
 import { Gauge } from 'prom-client'
 import type { PrismaClient } from '../db/client.js'
 import { registry } from '../metrics.js'
-import { changesAfter, latestChangeId, type TaskChangeRow, toTaskEventResource } from '../queries/events.js'
+import { changesAfter, latestChangeId, type StreamChange } from '../queries/events.js'
 import { canSeeTask } from '../queries/scope.js'
 import type { Caller } from '../tasks/caller.js'
-import { toTaskResource } from '../tasks/resource.js'
 import type { TaskFeed } from './feed.js'
 
 export interface SessionOptions {
@@ -39,10 +38,7 @@ const maxBufferedBytes = 1 << 20
 // Only ids near the live edge can arrive twice (replay overlap, late commits).
 const rememberedIds = 5_000
 
-function sseMessage(row: TaskChangeRow): string {
-  const data = JSON.stringify({ task: toTaskResource(row.task), event: toTaskEventResource(row) })
-  return `id: ${row.id}\nevent: task\ndata: ${data}\n\n`
-}
+const sseMessage = (change: StreamChange): string => `id: ${change.id}\nevent: task\ndata: ${change.data}\n\n`
 
 /**
  * One `text/event-stream` response. Live changes are buffered while missed ones are
@@ -57,7 +53,7 @@ function sseMessage(row: TaskChangeRow): string {
 export function startStreamSession(options: SessionOptions): StreamSession {
   const { response, caller, logger } = options
   const sent = new Set<bigint>()
-  let buffered: TaskChangeRow[] | null = []
+  let buffered: StreamChange[] | null = []
   let ended = false
   let resolveDone: () => void = () => {}
   const done = new Promise<void>((resolve) => {
@@ -74,18 +70,18 @@ export function startStreamSession(options: SessionOptions): StreamSession {
     return response.write(chunk)
   }
 
-  function send(row: TaskChangeRow): boolean {
-    if (sent.has(row.id)) return true
-    sent.add(row.id)
+  function send(change: StreamChange): boolean {
+    if (sent.has(change.id)) return true
+    sent.add(change.id)
     if (sent.size > rememberedIds) sent.delete(sent.values().next().value as bigint)
-    return write(sseMessage(row))
+    return write(sseMessage(change))
   }
 
   const unsubscribe = options.feed.subscribe({
-    change(row) {
-      if (ended || !canSeeTask(caller, row.task)) return
-      if (buffered) buffered.push(row)
-      else send(row)
+    change(change) {
+      if (ended || !canSeeTask(caller, change)) return
+      if (buffered) buffered.push(change)
+      else send(change)
     },
     reset: () => end(),
   })

@@ -33,7 +33,9 @@ export function toTaskResource(task: Task) {
 
 export type TaskResource = ReturnType<typeof toTaskResource>
 
-const isoSql = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
+/** A timestamp column as `toISOString` writes it. */
+export const isoSql = (column: string) =>
+  `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
 
 /**
  * The SQL twin of `toTaskResource` over the row `alias` of `tasks`, for payloads written in
