@@ -179,12 +179,17 @@ async function main(): Promise<number> {
   await run(
     'ingest',
     () =>
-      benchIngest(db, stack, admin.apiKey.id, {
-        tasks: sizes.ingestTasks,
-        seconds: sizes.loadSeconds,
-        warmupSeconds: sizes.ingestWarmup,
-        pairs: sizes.ingestPairs,
-      }),
+      benchIngest(
+        db,
+        stack,
+        { id: admin.apiKey.id, secret: admin.secret },
+        {
+          tasks: sizes.ingestTasks,
+          seconds: sizes.loadSeconds,
+          warmupSeconds: sizes.ingestWarmup,
+          pairs: sizes.ingestPairs,
+        },
+      ),
     ingestChecks,
   )
   await run(

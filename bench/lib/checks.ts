@@ -94,6 +94,20 @@ export function ingestChecks(r: IngestResult): Check[] {
     },
     {
       section: s,
+      name: `with the dashboard's live stream open, ${r.withStream.pairs.length} pairs of ${r.withStream.pairs[0]?.seconds ?? 0} s (median of with / without; each pair)`,
+      value: `${pct(r.withStream.ofWithout)} (${r.withStream.pairs.map((p) => pct(p.ratio)).join(', ')})`,
+      target: '',
+      pass: null,
+    },
+    {
+      section: s,
+      name: `changes the stream sent by the end of their burst; within ${r.withStream.settleMs / 1000} s after it`,
+      value: `${pct(r.withStream.deliveredInRunShare)}; ${pct(r.withStream.deliveredShare)}`,
+      target: '',
+      pass: null,
+    },
+    {
+      section: s,
       name: 'service / direct SQL, one callback a transaction',
       value: pct(r.ofDirectSingle),
       target: '',

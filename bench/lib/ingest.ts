@@ -10,6 +10,7 @@ import {
 import { fire, type LoadResult, median, type Step } from './load.js'
 import { cpuMsOf, freePort, spawnNode, threadCpuMs, treeCpuMs, waitReady } from './procs.js'
 import { callbackSecret, type Stack } from './service.js'
+import { benchIngestWithStream, type StreamIngestResult } from './stream-ingest.js'
 
 export interface IngestResult {
   service: LoadResult & {
@@ -36,6 +37,8 @@ export interface IngestResult {
   pairs: { seconds: number; service: number; direct: number; ratio: number }[]
   /** The median of the pairs' ratios. */
   pairedOfDirect: number
+  /** Bursts with the dashboard's live stream open, in turn with bursts without. */
+  withStream: StreamIngestResult
   /** Service callbacks/s over the direct rates, and over no-op requests/s. */
   ofDirect: number
   ofDirectSingle: number
@@ -203,9 +206,10 @@ async function alternatingPairs(
 export async function benchIngest(
   db: BenchDb,
   stack: Stack,
-  adminKeyId: string,
+  admin: { id: string; secret: string },
   opts: { tasks: number; seconds: number; warmupSeconds: number; pairs: number },
 ): Promise<IngestResult> {
+  const adminKeyId = admin.id
   // Warm-up on tasks of its own, long enough for V8 to have compiled the route's hot code
   // (a quick run's first seconds cost the service about twice the CPU per callback).
   const warmupTasks = 6_000 * opts.warmupSeconds
@@ -270,6 +274,7 @@ export async function benchIngest(
 
   const pairs = await alternatingPairs(db, stack, adminKeyId, { pairs: opts.pairs, batch })
   const pairedOfDirect = median(pairs.map((p) => p.ratio))
+  const withStream = await benchIngestWithStream(db, stack, admin, { pairs: Math.ceil(opts.pairs / 2) })
 
   const noopPort = await freePort()
   const noopBase = `http://127.0.0.1:${noopPort}`
@@ -318,6 +323,7 @@ export async function benchIngest(
     noop,
     pairs,
     pairedOfDirect,
+    withStream,
     ofDirect: service.rps / direct.tps,
     ofDirectSingle: service.rps / directSingle.tps,
     ofNoop: service.rps / noop.rps,

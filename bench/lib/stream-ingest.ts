@@ -1,0 +1,135 @@
+/**
+ * Callback ingest with a live stream open: GET /v1/stream as the dashboard holds it (an
+ * admin's, every change), in bursts in turn with bursts without one, so each pair meets the
+ * same machine. Measures what watching costs the callbacks, and whether the stream keeps up.
+ */
+import { request } from 'node:http'
+import { callbackUrl } from '../../src/tasks/callback-token.js'
+import { type BenchDb, insertNotStartedTasks } from './db.js'
+import { appliedRate, finishedIn, ingestConnections, rotation } from './ingest.js'
+import { fire, median } from './load.js'
+import { callbackSecret, type Stack } from './service.js'
+
+export interface StreamIngestResult {
+  pairs: {
+    seconds: number
+    /** Callbacks a second without a stream, and with one open. */
+    without: number
+    with: number
+    ratio: number
+    /** Changes of the half with the stream: applied, sent on the stream by its end, and in all. */
+    applied: number
+    deliveredInRun: number
+    delivered: number
+  }[]
+  /** The median of the pairs' ratios. */
+  ofWithout: number
+  /** Of the changes the halves with a stream applied, the share it had sent when each ended. */
+  deliveredInRunShare: number
+  /** The same once the stream had caught up (waiting at most `settleMs` after each half). */
+  deliveredShare: number
+  settleMs: number
+}
+
+const set = 'b0000006'
+const halfSeconds = 2
+const settleMs = 3_000
+
+/** An open GET /v1/stream, counting the task changes it has received. */
+async function openStream(base: string, apiKey: string) {
+  let changes = 0
+  let pending = ''
+  const controller = new AbortController()
+  await new Promise<void>((resolve, reject) => {
+    const req = request(
+      new URL('/v1/stream', base),
+      {
+        headers: { authorization: `Bearer ${apiKey}`, accept: 'text/event-stream' },
+        signal: controller.signal,
+      },
+      (res) => {
+        if (res.statusCode !== 200) reject(new Error(`GET /v1/stream answered ${res.statusCode}`))
+        res.setEncoding('utf8')
+        res.on('data', (text: string) => {
+          const messages = (pending + text).split('\n\n')
+          pending = messages.pop() ?? ''
+          for (const message of messages) if (message.includes('\nevent: task\n')) changes++
+          resolve()
+        })
+        res.on('error', () => {})
+      },
+    )
+    req.on('error', (error) => (controller.signal.aborted ? undefined : reject(error)))
+    req.end()
+  })
+  return { changes: () => changes, close: () => controller.abort() }
+}
+
+export async function benchIngestWithStream(
+  db: BenchDb,
+  stack: Stack,
+  admin: { id: string; secret: string },
+  opts: { pairs: number },
+): Promise<StreamIngestResult> {
+  const tasks = 8_000 * halfSeconds * 2 * opts.pairs
+  await insertNotStartedTasks(db.pool, set, tasks, admin.id)
+  await db.pool.query('VACUUM (ANALYZE) tasks')
+  const calls = rotation(set, tasks, (id) => callbackUrl('', callbackSecret, id))
+  const burst = async () => {
+    await db.pool.query('CHECKPOINT')
+    const before = await finishedIn(db, set, tasks)
+    const run = await fire({
+      base: stack.base,
+      connections: ingestConnections,
+      seconds: halfSeconds,
+      step: calls.step,
+      unsent: calls.unsent,
+    })
+    const applied = (await finishedIn(db, set, tasks)) - before
+    return { rate: appliedRate(applied, run), applied }
+  }
+  const watched = async () => {
+    const stream = await openStream(stack.base, admin.secret)
+    try {
+      const { rate, applied } = await burst()
+      const deliveredInRun = stream.changes()
+      const started = Date.now()
+      while (stream.changes() < applied && Date.now() - started < settleMs)
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      return { rate, applied, deliveredInRun, delivered: stream.changes() }
+    } finally {
+      stream.close()
+    }
+  }
+
+  const pairs: StreamIngestResult['pairs'] = []
+  for (let pair = 0; pair < opts.pairs; pair++) {
+    // Every other pair the watched half goes first.
+    let without: Awaited<ReturnType<typeof burst>>
+    let withStream: Awaited<ReturnType<typeof watched>>
+    if (pair % 2 === 0) {
+      without = await burst()
+      withStream = await watched()
+    } else {
+      withStream = await watched()
+      without = await burst()
+    }
+    pairs.push({
+      seconds: halfSeconds,
+      without: without.rate,
+      with: withStream.rate,
+      ratio: withStream.rate / without.rate,
+      applied: withStream.applied,
+      deliveredInRun: withStream.deliveredInRun,
+      delivered: withStream.delivered,
+    })
+  }
+  const applied = pairs.reduce((sum, p) => sum + p.applied, 0)
+  return {
+    pairs,
+    ofWithout: median(pairs.map((p) => p.ratio)),
+    deliveredInRunShare: pairs.reduce((sum, p) => sum + p.deliveredInRun, 0) / Math.max(1, applied),
+    deliveredShare: pairs.reduce((sum, p) => sum + p.delivered, 0) / Math.max(1, applied),
+    settleMs,
+  }
+}
