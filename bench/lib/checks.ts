@@ -101,8 +101,8 @@ export function ingestChecks(r: IngestResult): Check[] {
     },
     {
       section: s,
-      name: `changes the stream sent by the end of their burst; within ${r.withStream.settleMs / 1000} s after it`,
-      value: `${pct(r.withStream.deliveredInRunShare)}; ${pct(r.withStream.deliveredShare)}`,
+      name: `changes the stream sent by the end of their burst; within ${r.withStream.settleMs / 1000} s after it (streams ended by the service, resumed)`,
+      value: `${pct(r.withStream.deliveredInRunShare)}; ${pct(r.withStream.deliveredShare)} (${r.withStream.pairs.reduce((sum, p) => sum + p.endedByService, 0)})`,
       target: '',
       pass: null,
     },

@@ -21,6 +21,8 @@ export interface StreamIngestResult {
     applied: number
     deliveredInRun: number
     delivered: number
+    /** Times the service ended the stream (a client 1 MB behind), which then resumed. */
+    endedByService: number
   }[]
   /** The median of the pairs' ratios. */
   ofWithout: number
@@ -33,36 +35,66 @@ export interface StreamIngestResult {
 
 const set = 'b0000006'
 const halfSeconds = 2
-const settleMs = 3_000
+const settleMs = 5_000
 
-/** An open GET /v1/stream, counting the task changes it has received. */
-async function openStream(base: string, apiKey: string) {
-  let changes = 0
-  let pending = ''
-  const controller = new AbortController()
-  await new Promise<void>((resolve, reject) => {
-    const req = request(
-      new URL('/v1/stream', base),
-      {
-        headers: { authorization: `Bearer ${apiKey}`, accept: 'text/event-stream' },
-        signal: controller.signal,
-      },
-      (res) => {
-        if (res.statusCode !== 200) reject(new Error(`GET /v1/stream answered ${res.statusCode}`))
+/**
+ * GET /v1/stream read as a browser's EventSource reads it: when the service ends the stream
+ * (it ends one whose client has 1 MB unread), it connects again after the `retry:` the
+ * service sent, with `Last-Event-ID`, and the service replays what it missed. Counts the
+ * distinct task changes received and the streams the service ended.
+ */
+function openStream(base: string, apiKey: string) {
+  const seen = new Set<string>()
+  let lastId: string | null = null
+  let retryMs = 2_000
+  let endedByService = 0
+  let closed = false
+  let current: AbortController | null = null
+
+  const connect = () =>
+    new Promise<void>((resolve, reject) => {
+      const controller = new AbortController()
+      current = controller
+      let pending = ''
+      const headers: Record<string, string> = {
+        authorization: `Bearer ${apiKey}`,
+        accept: 'text/event-stream',
+      }
+      if (lastId !== null) headers['last-event-id'] = lastId
+      const req = request(new URL('/v1/stream', base), { headers, signal: controller.signal }, (res) => {
+        if (res.statusCode !== 200) return reject(new Error(`GET /v1/stream answered ${res.statusCode}`))
         res.setEncoding('utf8')
         res.on('data', (text: string) => {
           const messages = (pending + text).split('\n\n')
           pending = messages.pop() ?? ''
-          for (const message of messages) if (message.includes('\nevent: task\n')) changes++
+          for (const message of messages) {
+            const id = /^id: (\d+)$/m.exec(message)?.[1]
+            if (id !== undefined) lastId = id
+            const retry = /^retry: (\d+)$/m.exec(message)?.[1]
+            if (retry !== undefined) retryMs = Number(retry)
+            if (id !== undefined && message.includes('\nevent: task\n')) seen.add(id)
+          }
           resolve()
         })
+        res.on('end', () => {
+          if (closed) return
+          endedByService++
+          setTimeout(() => void (closed ? undefined : connect().catch(() => {})), retryMs)
+        })
         res.on('error', () => {})
-      },
-    )
-    req.on('error', (error) => (controller.signal.aborted ? undefined : reject(error)))
-    req.end()
-  })
-  return { changes: () => changes, close: () => controller.abort() }
+      })
+      req.on('error', (error) => (controller.signal.aborted ? undefined : reject(error)))
+      req.end()
+    })
+
+  return connect().then(() => ({
+    changes: () => seen.size,
+    endedByService: () => endedByService,
+    close: () => {
+      closed = true
+      current?.abort()
+    },
+  }))
 }
 
 export async function benchIngestWithStream(
@@ -96,7 +128,7 @@ export async function benchIngestWithStream(
       const started = Date.now()
       while (stream.changes() < applied && Date.now() - started < settleMs)
         await new Promise((resolve) => setTimeout(resolve, 50))
-      return { rate, applied, deliveredInRun, delivered: stream.changes() }
+      return { rate, applied, deliveredInRun, delivered: stream.changes(), ended: stream.endedByService() }
     } finally {
       stream.close()
     }
@@ -122,6 +154,7 @@ export async function benchIngestWithStream(
       applied: withStream.applied,
       deliveredInRun: withStream.deliveredInRun,
       delivered: withStream.delivered,
+      endedByService: withStream.ended,
     })
   }
   const applied = pairs.reduce((sum, p) => sum + p.applied, 0)
