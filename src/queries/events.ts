@@ -1,7 +1,8 @@
 import { type PrismaClient, prepareStatement, queryRows } from '../db/client.js'
-import type { TaskEvent } from '../generated/prisma/client.js'
+import { Prisma, type TaskEvent } from '../generated/prisma/client.js'
 import type { Caller } from '../tasks/caller.js'
 import { isoSql, taskResourceSql } from '../tasks/resource.js'
+import { visibleTasksSql } from './scope.js'
 
 /** A task event as clients see it; ids are 64-bit, so they travel as strings. */
 export function toTaskEventResource(event: TaskEvent) {
@@ -43,13 +44,6 @@ const streamChangeColumns = `e.id::text AS id, t.api_key_id AS api_key_id,
 const changesByIdSql = `SELECT ${streamChangeColumns} WHERE e.id = ANY ($1::bigint[])`
 prepareStatement(changesByIdSql)
 
-// $3: the caller is an admin (sees every task); otherwise $2 is its key (NULL: the keyless tasks).
-const changesAfterSql = `SELECT ${streamChangeColumns}
-  WHERE e.type = 'status_changed' AND e.id > $1::bigint
-    AND ($3::boolean OR t.api_key_id IS NOT DISTINCT FROM $2::uuid)
-  ORDER BY e.id LIMIT $4::int`
-prepareStatement(changesAfterSql)
-
 interface StreamChangeRow {
   id: string
   api_key_id: string | null
@@ -75,12 +69,10 @@ export async function changesAfter(
   afterId: bigint,
   take: number,
 ): Promise<StreamChange[]> {
-  const rows = await queryRows<StreamChangeRow>(prisma, changesAfterSql, [
-    String(afterId),
-    caller.apiKeyId,
-    caller.role === 'admin',
-    take,
-  ])
+  const page = Prisma.sql`SELECT ${Prisma.raw(streamChangeColumns)}
+    WHERE e.type = 'status_changed' AND e.id > ${String(afterId)}::bigint AND ${visibleTasksSql(caller, 't')}
+    ORDER BY e.id LIMIT ${take}::int`
+  const rows = await queryRows<StreamChangeRow>(prisma, page.text, page.values)
   return rows.map(toStreamChange)
 }
 

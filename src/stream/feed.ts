@@ -15,11 +15,12 @@ export interface TaskFeed {
   subscribe(subscriber: FeedSubscriber): () => void
 }
 
+/** Ids read together at most. */
+const maxPerRead = 500
+
 export interface TaskFeedOptions {
   /** Reads the changes of these event ids (one statement); the stream's own by default. */
   load?: (eventIds: bigint[]) => Promise<StreamChange[]>
-  /** Ids read together at most. */
-  maxPerRead?: number
   /**
    * Ids waiting to be read at most: past that the feed is not keeping up, so its streams
    * end (clients resume from the database with Last-Event-ID) and the backlog is dropped.
@@ -42,7 +43,6 @@ export function createTaskFeed(
   options: TaskFeedOptions = {},
 ): TaskFeed {
   const load = options.load ?? ((eventIds: bigint[]) => loadChanges(prisma, eventIds))
-  const maxPerRead = options.maxPerRead ?? 500
   const maxWaiting = options.maxWaiting ?? 20_000
   const subscribers = new Set<FeedSubscriber>()
   let waiting: bigint[] = []
