@@ -128,6 +128,47 @@ export function rotation(set: string, count: number, pathFor: (id: string) => st
 export const appliedRate = (applied: number, run: LoadResult): number =>
   Math.min(applied, run.requests - run.non2xx) / run.seconds
 
+/**
+ * One burst of `seconds` at 50 connections over `calls` (callbacks for tasks benchId(set,
+ * 1…count)), from a checkpoint: the callbacks it applied, and a second (see appliedRate).
+ */
+export async function callbackBurst(
+  db: BenchDb,
+  stack: Stack,
+  calls: ReturnType<typeof rotation>,
+  tasks: { set: string; count: number },
+  seconds: number,
+): Promise<{ rate: number; applied: number }> {
+  await db.pool.query('CHECKPOINT')
+  const before = await finishedIn(db, tasks.set, tasks.count)
+  const run = await fire({
+    base: stack.base,
+    connections: ingestConnections,
+    seconds,
+    step: calls.step,
+    unsent: calls.unsent,
+  })
+  const applied = (await finishedIn(db, tasks.set, tasks.count)) - before
+  return { rate: appliedRate(applied, run), applied }
+}
+
+/**
+ * The two halves of pair number `pair`, `second` first in every other pair: what one half
+ * leaves behind (the service's background work) falls on each side as often.
+ */
+export async function inTurn<A, B>(
+  pair: number,
+  first: () => Promise<A>,
+  second: () => Promise<B>,
+): Promise<[A, B]> {
+  if (pair % 2 === 0) {
+    const a = await first()
+    return [a, await second()]
+  }
+  const b = await second()
+  return [await first(), b]
+}
+
 /** Seconds of each half of an alternating pair. */
 const pairSeconds = 2
 
@@ -162,30 +203,10 @@ async function alternatingPairs(
       await db.pool.query('CHECKPOINT')
       return (await direct.run(pairSeconds)).tps
     }
-    const serviceHalf = async () => {
-      await db.pool.query('CHECKPOINT')
-      const before = await finishedIn(db, pairsServiceSet, serviceTasks)
-      const run = await fire({
-        base: stack.base,
-        connections: ingestConnections,
-        seconds: pairSeconds,
-        step: calls.step,
-        unsent: calls.unsent,
-      })
-      return appliedRate((await finishedIn(db, pairsServiceSet, serviceTasks)) - before, run)
-    }
+    const serviceHalf = async () =>
+      (await callbackBurst(db, stack, calls, { set: pairsServiceSet, count: serviceTasks }, pairSeconds)).rate
     for (let pair = 0; pair < opts.pairs; pair++) {
-      // Every other pair the direct loop goes first: what one half leaves behind (the
-      // service's background work) falls on each side as often.
-      let serviceRate: number
-      let directRate: number
-      if (pair % 2 === 0) {
-        serviceRate = await serviceHalf()
-        directRate = await directHalf()
-      } else {
-        directRate = await directHalf()
-        serviceRate = await serviceHalf()
-      }
+      const [serviceRate, directRate] = await inTurn(pair, serviceHalf, directHalf)
       pairs.push({
         seconds: pairSeconds,
         service: serviceRate,

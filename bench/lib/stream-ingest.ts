@@ -6,8 +6,8 @@
 import { request } from 'node:http'
 import { callbackUrl } from '../../src/tasks/callback-token.js'
 import { type BenchDb, insertNotStartedTasks } from './db.js'
-import { appliedRate, finishedIn, ingestConnections, rotation } from './ingest.js'
-import { fire, median } from './load.js'
+import { callbackBurst, inTurn, rotation } from './ingest.js'
+import { median } from './load.js'
 import { callbackSecret, type Stack } from './service.js'
 
 export interface StreamIngestResult {
@@ -107,19 +107,7 @@ export async function benchIngestWithStream(
   await insertNotStartedTasks(db.pool, set, tasks, admin.id)
   await db.pool.query('VACUUM (ANALYZE) tasks')
   const calls = rotation(set, tasks, (id) => callbackUrl('', callbackSecret, id))
-  const burst = async () => {
-    await db.pool.query('CHECKPOINT')
-    const before = await finishedIn(db, set, tasks)
-    const run = await fire({
-      base: stack.base,
-      connections: ingestConnections,
-      seconds: halfSeconds,
-      step: calls.step,
-      unsent: calls.unsent,
-    })
-    const applied = (await finishedIn(db, set, tasks)) - before
-    return { rate: appliedRate(applied, run), applied }
-  }
+  const burst = () => callbackBurst(db, stack, calls, { set, count: tasks }, halfSeconds)
   const watched = async () => {
     const stream = await openStream(stack.base, admin.secret)
     try {
@@ -136,16 +124,7 @@ export async function benchIngestWithStream(
 
   const pairs: StreamIngestResult['pairs'] = []
   for (let pair = 0; pair < opts.pairs; pair++) {
-    // Every other pair the watched half goes first.
-    let without: Awaited<ReturnType<typeof burst>>
-    let withStream: Awaited<ReturnType<typeof watched>>
-    if (pair % 2 === 0) {
-      without = await burst()
-      withStream = await watched()
-    } else {
-      withStream = await watched()
-      without = await burst()
-    }
+    const [without, withStream] = await inTurn(pair, burst, watched)
     pairs.push({
       seconds: halfSeconds,
       without: without.rate,
