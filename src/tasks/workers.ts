@@ -4,6 +4,7 @@ import { Queues } from '../db/job-queue.js'
 import { startSweepChain } from '../db/sweep-chain.js'
 import { refreshStats } from '../stats/refresh.js'
 import type { UrlPolicy } from '../webhooks/ssrf.js'
+import { createWebhookSender } from '../webhooks/sender.js'
 import { runWebhookSweep } from '../webhooks/sweep.js'
 import { createPacer, runPollSweep } from './poll-sweep.js'
 import { type SubmitDeps, submitTask } from './submit-task.js'
@@ -66,7 +67,12 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
     logger,
   )
 
-  const deliveryDeps = { ...deps, policy: deps.webhookPolicy, timeoutMs: config.WEBHOOK_TIMEOUT_MS }
+  const sender = createWebhookSender({
+    policy: deps.webhookPolicy,
+    timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+    clock: deps.clock,
+  })
+  const deliveryDeps = { ...deps, sender }
   const webhooks = await startSweepChain(
     queue,
     Queues.webhookSweep,
@@ -95,6 +101,8 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
     wakeSubmitter: () => submitter.wake(),
     stop: async () => {
       await Promise.all([submitter.stop(), poller.stop(), webhooks.stop(), stats.stop()])
+      // After the sweep: the attempts it started have their answers and are logged.
+      await sender.close()
     },
   }
 }

@@ -1,100 +1,16 @@
-import { Agent, request } from 'undici'
 import type { Clock } from '../clock.js'
 import { type PrismaClient, prepareStatement, queryRows } from '../db/client.js'
 import type { ServiceLogger } from '../logger.js'
 import { nextAttemptDelayMs } from './schedule.js'
 import { signWebhook } from './signing.js'
-import { resolveSafeAddresses, type UrlPolicy } from './ssrf.js'
+import type { WebhookSender } from './sender.js'
 
 export interface DeliveryDeps {
   prisma: PrismaClient
   clock: Clock
   logger: ServiceLogger
-  policy: UrlPolicy
-  timeoutMs: number
-}
-
-interface AttemptResult {
-  httpStatus: number | null
-  error: string | null
-  responseBody: string | null
-  retryAfterMs?: number
-}
-
-/**
- * An HTTP agent that connects only to addresses vetted at connect time: the check and
- * the connection use the same DNS answer, so a host cannot rebind to a private address
- * between them. Node (autoSelectFamily, the default since 20) asks for `all` addresses.
- */
-function vettedAgent(policy: UrlPolicy, timeoutMs: number): Agent {
-  return new Agent({
-    connect: {
-      timeout: timeoutMs,
-      lookup: (hostname, options, callback) => {
-        resolveSafeAddresses(hostname, policy).then(
-          (addresses) => {
-            const family = options.family === 'IPv4' ? 4 : options.family === 'IPv6' ? 6 : options.family
-            const entries = addresses
-              .map((address) => ({ address, family: address.includes(':') ? 6 : 4 }))
-              .filter((entry) => !family || entry.family === family)
-            const [first] = entries
-            if (!first) callback(new Error(`${hostname} has no IPv${family} address`), '', 4)
-            else if (options.all) callback(null, entries)
-            else callback(null, first.address, first.family)
-          },
-          (error: Error) => callback(error, '', 4),
-        )
-      },
-    },
-  })
-}
-
-function parseRetryAfter(value: string | string[] | undefined, now: number): number | undefined {
-  const raw = Array.isArray(value) ? value[0] : value
-  if (!raw) return undefined
-  const seconds = Number(raw)
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000)
-  const date = Date.parse(raw)
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now)
-}
-
-async function send(
-  deps: DeliveryDeps,
-  url: string,
-  headers: Record<string, string>,
-  body: string,
-): Promise<AttemptResult> {
-  const agent = vettedAgent(deps.policy, deps.timeoutMs)
-  try {
-    // IP literals never reach `lookup`, so they are vetted here.
-    await resolveSafeAddresses(new URL(url).hostname, deps.policy)
-    const response = await request(url, {
-      method: 'POST',
-      headers,
-      body,
-      dispatcher: agent,
-      headersTimeout: deps.timeoutMs,
-      bodyTimeout: deps.timeoutMs,
-      signal: AbortSignal.timeout(deps.timeoutMs),
-    })
-    const text = (await response.body.text()).slice(0, 1024)
-    const retryAfterMs = parseRetryAfter(response.headers['retry-after'], deps.clock.now().getTime())
-    return {
-      httpStatus: response.statusCode,
-      error: null,
-      responseBody: text,
-      ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
-    }
-  } catch (error) {
-    const cause = (error as { cause?: { code?: string } }).cause
-    return {
-      httpStatus: null,
-      error: `${(error as Error).message}${cause?.code ? ` (${cause.code})` : ''}`,
-      responseBody: null,
-    }
-  } finally {
-    agent.close().catch(() => {})
-  }
+  /** The process's one sender (see createWebhookSender), its kept-alive connections shared. */
+  sender: WebhookSender
 }
 
 /** Signing secrets of the task's API key: the current one, and the previous one while its grace lasts. */
@@ -144,7 +60,7 @@ export async function attemptDelivery(deps: DeliveryDeps, deliveryId: string): P
   }
   const startedMs = performance.now()
   const result = secrets.length
-    ? await send(deps, delivery.url, headers, body)
+    ? await deps.sender.post(delivery.url, headers, body)
     : { httpStatus: null, error: 'the task has no API key to sign with', responseBody: null }
   const durationMs = Math.round(performance.now() - startedMs)
   const number = delivery.attemptCount + 1

@@ -9,6 +9,8 @@ export interface ReceivedWebhook {
   headers: IncomingHttpHeaders
   body: string
   at: number
+  /** The sender's end of the TCP connection: the same for messages on one kept-alive connection. */
+  remotePort: number | undefined
 }
 
 /**
@@ -43,6 +45,7 @@ export async function startReceiver(t: Test, respond: Responder = answer(200)): 
         headers: request.headers,
         body: Buffer.concat(chunks).toString('utf8'),
         at: Date.now(),
+        remotePort: request.socket.remotePort,
       }
       const index = received.length
       received.push(entry)

@@ -13,6 +13,7 @@ import t from 'tap'
 import { systemClock } from '../../src/clock.js'
 import { attemptDelivery, type DeliveryDeps } from '../../src/webhooks/deliver.js'
 import { webhookUrlPolicy } from '../../src/webhooks/policy.js'
+import { createWebhookSender } from '../../src/webhooks/sender.js'
 import { checkWebhookUrl, checkWebhookUrlShape, isBlockedAddress } from '../../src/webhooks/ssrf.js'
 import { buildTestApp } from '../helpers/app.js'
 import { startReceiver } from '../helpers/webhook-receiver.js'
@@ -212,12 +213,24 @@ async function deliveryTo(url: string): Promise<string> {
   return delivery.id
 }
 
+// One sender per policy, as a process has one: its connections are kept between attempts.
+const senders = new Map(
+  [false, true].map((allowPrivate) => [
+    allowPrivate,
+    createWebhookSender({
+      policy: { allowPrivate, requireHttps: false },
+      timeoutMs: 500,
+      clock: systemClock,
+    }),
+  ]),
+)
+t.teardown(() => Promise.all([...senders.values()].map((sender) => sender.close())))
+
 const deps = (allowPrivate: boolean): DeliveryDeps => ({
   prisma,
   clock: systemClock,
   logger: runtime.deps.logger,
-  policy: { allowPrivate, requireHttps: false },
-  timeoutMs: 500,
+  sender: senders.get(allowPrivate)!,
 })
 
 const attemptsOf = (deliveryId: string) =>
