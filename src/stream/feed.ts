@@ -8,8 +8,22 @@ export interface FeedSubscriber {
   reset(): void
 }
 
-/** Each status change is announced here (see migration `task_change_notify`). */
+/**
+ * Status changes are announced here, one notification per statement (at most 200 changes
+ * each): `{"event_ids": ["…", …]}`, in id order (see migration `task_change_notify_per_statement`).
+ */
 export const taskChangesChannel = 'task_changes'
+
+/** The event ids of one notification, or undefined when it is not one the trigger sends. */
+export function parseChangeNotification(payload: string): bigint[] | undefined {
+  try {
+    const { event_ids: ids } = JSON.parse(payload) as { event_ids?: unknown }
+    if (!Array.isArray(ids) || ids.length === 0) return undefined
+    return ids.map((id) => BigInt(id as string))
+  } catch {
+    return undefined
+  }
+}
 
 export interface TaskFeed {
   subscribe(subscriber: FeedSubscriber): () => void
@@ -81,14 +95,12 @@ export function createTaskFeed(
   hub.subscribe(taskChangesChannel, {
     notify(payload) {
       if (subscribers.size === 0) return
-      let eventId: bigint
-      try {
-        eventId = BigInt((JSON.parse(payload) as { event_id: string }).event_id)
-      } catch (error) {
-        logger.warn({ err: error, payload }, 'stream: unreadable change notification')
+      const eventIds = parseChangeNotification(payload)
+      if (!eventIds) {
+        logger.warn({ payload }, 'stream: unreadable change notification')
         return
       }
-      if (waiting.length >= maxWaiting) {
+      if (waiting.length + eventIds.length > maxWaiting) {
         logger.warn(
           { waiting: waiting.length },
           'stream: the feed fell behind; its streams resume from the database',
@@ -96,10 +108,10 @@ export function createTaskFeed(
         resetAll()
         return
       }
-      waiting.push(eventId)
+      for (const eventId of eventIds) waiting.push(eventId)
       if (reading) return
       reading = true
-      // After the notifications that came in the same read of the socket (one commit's).
+      // After the notifications that came in the same read of the socket (other commits').
       queueMicrotask(() => void readWaiting())
     },
     reset: resetAll,

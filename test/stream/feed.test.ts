@@ -6,7 +6,12 @@
  */
 import t from 'tap'
 import { loadChanges, type StreamChange, toTaskEventResource } from '../../src/queries/events.js'
-import { createTaskFeed, type TaskFeedOptions, taskChangesChannel } from '../../src/stream/feed.js'
+import {
+  createTaskFeed,
+  parseChangeNotification,
+  type TaskFeedOptions,
+  taskChangesChannel,
+} from '../../src/stream/feed.js'
 import { toTaskResource } from '../../src/tasks/resource.js'
 import { transitionAll } from '../../src/tasks/transitions.js'
 import { buildTestApp } from '../helpers/app.js'
@@ -19,9 +24,16 @@ const prisma = runtime.deps.prisma
 const hub = app.listenHub
 t.ok(await hub.whenListening(5_000), 'the LISTEN connection is up')
 
-// Every notification on the channel, counted beside the feeds under test.
-let notified = 0
-hub.subscribe(taskChangesChannel, { notify: () => notified++, reset: () => {} })
+// Every notification on the channel, kept beside the feeds under test.
+const notifications: string[] = []
+let announced = 0
+hub.subscribe(taskChangesChannel, {
+  notify: (payload) => {
+    notifications.push(payload)
+    announced += parseChangeNotification(payload)?.length ?? 0
+  },
+  reset: () => {},
+})
 
 const queuedTasks = (count: number) =>
   insertTasks(
@@ -37,12 +49,12 @@ const queuedTasks = (count: number) =>
 /** Moves `taskIds` from queued to not_started in one statement; returns their event ids in order. */
 async function submitAll(taskIds: string[]): Promise<string[]> {
   const at = new Date()
-  const before = notified
+  const before = announced
   await transitionAll(
     prisma,
     taskIds.map((taskId) => ({ taskId, from: 'queued', to: 'not_started', data: {}, source: 'system', at })),
   )
-  await waitFor(() => notified >= before + taskIds.length, { what: 'the notifications' })
+  await waitFor(() => announced >= before + taskIds.length, { what: 'the notifications' })
   const events = await prisma.taskEvent.findMany({
     where: { taskId: { in: taskIds }, type: 'status_changed' },
     orderBy: { id: 'asc' },
@@ -94,6 +106,30 @@ t.test("one statement's changes are read together and arrive in commit order", a
     watched.reads.reduce((sum, n) => sum + n, 0),
     40,
   )
+})
+
+t.test('a statement is one notification of its event ids, 200 at most each, in id order', async (t) => {
+  const before = notifications.length
+  const eventIds = await submitAll(await queuedTasks(450))
+  const sent = notifications.slice(before).map((payload) => parseChangeNotification(payload)?.map(String))
+  t.same(
+    sent.map((ids) => ids?.length),
+    [200, 200, 50],
+    'three notifications',
+  )
+  t.same(sent.flat(), eventIds, 'every id once, in id order')
+
+  // Events that are not status changes announce nothing.
+  const [taskId] = await queuedTasks(1)
+  const quiet = notifications.length
+  await prisma.taskEvent.create({ data: { taskId: taskId as string, type: 'callback', source: 'callback' } })
+  const [next] = await submitAll([taskId as string])
+  t.same(
+    notifications.slice(quiet).map((payload) => parseChangeNotification(payload)?.map(String)),
+    [[next]],
+    'only the status change was announced',
+  )
+  t.equal(parseChangeNotification('{"event_id":"1"}'), undefined, 'the old payload is not read as one')
 })
 
 t.test('a change reads as its task and event resources, as the task routes return them', async (t) => {
@@ -157,7 +193,7 @@ t.test('a feed that falls behind ends its streams; a read begun before that deli
   })
   const heldIds = await submitAll(await queuedTasks(3))
   await waitFor(() => reads.length === 1, { what: 'the first read' })
-  // Five wait; the sixth finds the feed too far behind.
+  // Ten more (one notification) would make more than five wait: the feed is too far behind.
   await submitAll(await queuedTasks(10))
 
   const later: string[] = []
