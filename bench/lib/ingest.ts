@@ -138,7 +138,7 @@ export async function callbackBurst(
   calls: ReturnType<typeof rotation>,
   tasks: { set: string; count: number },
   seconds: number,
-): Promise<{ rate: number; applied: number }> {
+): Promise<{ rate: number; applied: number; finishedBefore: number }> {
   await db.pool.query('CHECKPOINT')
   const before = await finishedIn(db, tasks.set, tasks.count)
   const run = await fire({
@@ -149,7 +149,7 @@ export async function callbackBurst(
     unsent: calls.unsent,
   })
   const applied = (await finishedIn(db, tasks.set, tasks.count)) - before
-  return { rate: appliedRate(applied, run), applied }
+  return { rate: appliedRate(applied, run), applied, finishedBefore: before }
 }
 
 /**

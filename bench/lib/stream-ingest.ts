@@ -6,7 +6,7 @@
 import { request } from 'node:http'
 import { callbackUrl } from '../../src/tasks/callback-token.js'
 import { type BenchDb, insertNotStartedTasks } from './db.js'
-import { callbackBurst, inTurn, rotation } from './ingest.js'
+import { callbackBurst, finishedIn, inTurn, rotation } from './ingest.js'
 import { median } from './load.js'
 import { callbackSecret, type Stack } from './service.js'
 
@@ -17,9 +17,13 @@ export interface StreamIngestResult {
     without: number
     with: number
     ratio: number
-    /** Changes of the half with the stream: applied, sent on the stream by its end, and in all. */
-    applied: number
+    /**
+     * Changes of the half with the stream: applied by its end (counted just after the
+     * stream's count) and the stream's count then; applied and sent once it caught up.
+     */
+    appliedAtEnd: number
     deliveredInRun: number
+    applied: number
     delivered: number
     /** Times the service ended the stream (a client 1 MB behind), which then resumed. */
     endedByService: number
@@ -111,12 +115,17 @@ export async function benchIngestWithStream(
   const watched = async () => {
     const stream = await openStream(stack.base, admin.secret)
     try {
-      const { rate, applied } = await burst()
+      const { rate, finishedBefore } = await burst()
+      // Counted after the stream's count, each time: callbacks still in flight when the load
+      // stopped are applied after the burst's own count, and the stream may have them.
       const deliveredInRun = stream.changes()
+      const appliedAtEnd = (await finishedIn(db, set, tasks)) - finishedBefore
       const started = Date.now()
-      while (stream.changes() < applied && Date.now() - started < settleMs)
+      while (stream.changes() < appliedAtEnd && Date.now() - started < settleMs)
         await new Promise((resolve) => setTimeout(resolve, 50))
-      return { rate, applied, deliveredInRun, delivered: stream.changes(), ended: stream.endedByService() }
+      const delivered = stream.changes()
+      const applied = (await finishedIn(db, set, tasks)) - finishedBefore
+      return { rate, appliedAtEnd, applied, deliveredInRun, delivered, ended: stream.endedByService() }
     } finally {
       stream.close()
     }
@@ -130,18 +139,33 @@ export async function benchIngestWithStream(
       without: without.rate,
       with: withStream.rate,
       ratio: withStream.rate / without.rate,
-      applied: withStream.applied,
+      appliedAtEnd: withStream.appliedAtEnd,
       deliveredInRun: withStream.deliveredInRun,
+      applied: withStream.applied,
       delivered: withStream.delivered,
       endedByService: withStream.ended,
     })
   }
-  const applied = pairs.reduce((sum, p) => sum + p.applied, 0)
+  const total = (pick: (pair: StreamIngestResult['pairs'][number]) => number) =>
+    Math.max(
+      1,
+      pairs.reduce((sum, pair) => sum + pick(pair), 0),
+    )
   return {
     pairs,
     ofWithout: median(pairs.map((p) => p.ratio)),
-    deliveredInRunShare: pairs.reduce((sum, p) => sum + p.deliveredInRun, 0) / Math.max(1, applied),
-    deliveredShare: pairs.reduce((sum, p) => sum + p.delivered, 0) / Math.max(1, applied),
+    deliveredInRunShare:
+      total((p) => p.deliveredInRun) /
+      Math.max(
+        1,
+        total((p) => p.appliedAtEnd),
+      ),
+    deliveredShare:
+      total((p) => p.delivered) /
+      Math.max(
+        1,
+        total((p) => p.applied),
+      ),
     settleMs,
   }
 }
