@@ -138,9 +138,12 @@ export async function callbackBurst(
   calls: ReturnType<typeof rotation>,
   tasks: { set: string; count: number },
   seconds: number,
+  /** Called once the tasks finished before the burst are counted, just before the load starts. */
+  onCounted?: () => void,
 ): Promise<{ rate: number; applied: number; finishedBefore: number }> {
   await db.pool.query('CHECKPOINT')
   const before = await finishedIn(db, tasks.set, tasks.count)
+  onCounted?.()
   const run = await fire({
     base: stack.base,
     connections: ingestConnections,

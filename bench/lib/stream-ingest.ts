@@ -111,19 +111,25 @@ export async function benchIngestWithStream(
   await insertNotStartedTasks(db.pool, set, tasks, admin.id)
   await db.pool.query('VACUUM (ANALYZE) tasks')
   const calls = rotation(set, tasks, (id) => callbackUrl('', callbackSecret, id))
-  const burst = () => callbackBurst(db, stack, calls, { set, count: tasks }, halfSeconds)
+  const burst = (onCounted?: () => void) =>
+    callbackBurst(db, stack, calls, { set, count: tasks }, halfSeconds, onCounted)
   const watched = async () => {
     const stream = await openStream(stack.base, admin.secret)
     try {
-      const { rate, finishedBefore } = await burst()
-      // Counted after the stream's count, each time: callbacks still in flight when the load
-      // stopped are applied after the burst's own count, and the stream may have them.
-      const deliveredInRun = stream.changes()
+      // The stream's count starts with the burst's: what the half before left in flight may
+      // commit after the stream opened and before the burst counts what was finished.
+      let seenBefore = 0
+      const { rate, finishedBefore } = await burst(() => (seenBefore = stream.changes()))
+      const sent = () => stream.changes() - seenBefore
+      // The applied changes are counted after the stream's, each time: callbacks in flight
+      // when the load stopped are applied after the burst's own count, and the stream may
+      // already have them.
+      const deliveredInRun = sent()
       const appliedAtEnd = (await finishedIn(db, set, tasks)) - finishedBefore
       const started = Date.now()
-      while (stream.changes() < appliedAtEnd && Date.now() - started < settleMs)
+      while (sent() < appliedAtEnd && Date.now() - started < settleMs)
         await new Promise((resolve) => setTimeout(resolve, 50))
-      const delivered = stream.changes()
+      const delivered = sent()
       const applied = (await finishedIn(db, set, tasks)) - finishedBefore
       return { rate, appliedAtEnd, applied, deliveredInRun, delivered, ended: stream.endedByService() }
     } finally {
@@ -133,7 +139,7 @@ export async function benchIngestWithStream(
 
   const pairs: StreamIngestResult['pairs'] = []
   for (let pair = 0; pair < opts.pairs; pair++) {
-    const [without, withStream] = await inTurn(pair, burst, watched)
+    const [without, withStream] = await inTurn(pair, () => burst(), watched)
     pairs.push({
       seconds: halfSeconds,
       without: without.rate,
