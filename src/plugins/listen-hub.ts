@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { apiKeyChangesChannel } from '../auth/key-cache.js'
 import { createListenHub, type ListenHub } from '../db/listen-hub.js'
-import { taskChangesChannel } from '../stream/feed.js'
+import { taskChangesChannel } from '../stream/channel.js'
 import { submitWakeChannel } from '../tasks/submit-wake.js'
 
 declare module 'fastify' {

@@ -2,27 +2,11 @@ import type { FastifyBaseLogger as Logger } from 'fastify'
 import type { PrismaClient } from '../db/client.js'
 import { loadChanges, type StreamChange } from '../queries/events.js'
 import type { ListenHub } from '../db/listen-hub.js'
+import { parseChangeNotification, taskChangesChannel } from './channel.js'
 
 export interface FeedSubscriber {
   change(row: StreamChange): void
   reset(): void
-}
-
-/**
- * Status changes are announced here, one notification per statement (at most 200 changes
- * each): `{"event_ids": ["…", …]}`, in id order (see migration `task_change_notify_per_statement`).
- */
-export const taskChangesChannel = 'task_changes'
-
-/** The event ids of one notification, or undefined when it is not one the trigger sends. */
-export function parseChangeNotification(payload: string): bigint[] | undefined {
-  try {
-    const { event_ids: ids } = JSON.parse(payload) as { event_ids?: unknown }
-    if (!Array.isArray(ids) || ids.length === 0) return undefined
-    return ids.map((id) => BigInt(id as string))
-  } catch {
-    return undefined
-  }
 }
 
 export interface TaskFeed {

@@ -3,6 +3,7 @@ import { type Prisma, prepareStatement, queryRows, queryRowsInLane } from '../db
 import type { TaskEventSource, TaskEventType } from '../generated/prisma/enums.js'
 import { taskTransitionsTotal } from '../metrics.js'
 import { uuidv7 } from '../ids.js'
+import { taskChangesChannel } from '../stream/channel.js'
 import { taskResourceSql } from './resource.js'
 import type { TaskStatus } from './status.js'
 import { type TaskChanges, taskChangesAssignments, taskChangesJson } from './task-changes.js'
@@ -11,7 +12,8 @@ type Db = Prisma.TransactionClient
 
 /** An event to record about a task (the timeline's rows other than status changes). */
 export interface TaskEventRecord {
-  type: TaskEventType
+  /** Status changes are written (and announced) by transitionsSql alone. */
+  type: Exclude<TaskEventType, 'status_changed'>
   source: TaskEventSource
   payload: Record<string, unknown>
 }
@@ -53,12 +55,20 @@ export interface TransitionArgs {
   before?: TaskEventRecord
 }
 
+/** NOTIFY's payload is at most 8000 bytes: 200 ids as text is under 5000. */
+const maxIdsPerNotification = 200
+
 /**
  * Many status changes in one statement: per row a compare-and-set UPDATE (`status = from`),
  * the `before` event and the `status_changed` event in that order, and the webhook message
  * when the task has one for `to`, unless its receiver answered 410 (see src/webhooks). The
  * change and its message are written together or not at all. Returns the `ord` of the rows
  * that moved.
+ *
+ * It is the only writer of `status_changed` events, and announces them for the live stream
+ * itself: one notification on `task_changes` of up to 200 event ids, in id order (delivered
+ * at commit). A trigger per row was a NOTIFY per change; one per statement on `task_events`
+ * ran for every insert of other events too (a callback's, a poll's), about 50 µs each.
  */
 export const transitionsSql = `
   WITH input AS (
@@ -83,6 +93,17 @@ export const transitionsSql = `
       SELECT i.ord, 2, i.task_id, 'status_changed', i.source, i.from_status, i.to_status, i.payload, i.at
       FROM moved JOIN input i ON i.ord = moved.input_ord
     ) events ORDER BY ord, step
+    RETURNING id, type
+  ), announced AS (
+    SELECT pg_notify('${taskChangesChannel}', json_build_object('event_ids', ids)::text)
+    FROM (
+      SELECT part, json_agg(id::text ORDER BY id) AS ids
+      FROM (
+        SELECT id, (row_number() OVER (ORDER BY id) - 1) / ${maxIdsPerNotification} AS part
+        FROM noted WHERE type = 'status_changed'
+      ) changed
+      GROUP BY part ORDER BY part
+    ) notifications
   ), queued AS (
     INSERT INTO webhook_deliveries (id, task_id, event, url, payload, next_attempt_at, created_at, updated_at)
     SELECT i.delivery_id, moved.id, moved.status, moved.webhook_url, ${taskResourceSql('moved')},
@@ -93,7 +114,8 @@ export const transitionsSql = `
         WHERE stopped.task_id = moved.id AND stopped.status = 'stopped')
     ON CONFLICT (task_id, event) DO NOTHING
   )
-  SELECT input_ord AS ord FROM moved`
+  -- Counting the notifications makes them run (a SELECT in WITH runs only as far as it is read).
+  SELECT input_ord AS ord FROM moved CROSS JOIN (SELECT count(*) FROM announced) AS sent`
 // One text for every batch: parsed and planned once per connection.
 prepareStatement(transitionsSql)
 

@@ -6,12 +6,8 @@
  */
 import t from 'tap'
 import { loadChanges, type StreamChange, toTaskEventResource } from '../../src/queries/events.js'
-import {
-  createTaskFeed,
-  parseChangeNotification,
-  type TaskFeedOptions,
-  taskChangesChannel,
-} from '../../src/stream/feed.js'
+import { parseChangeNotification, taskChangesChannel } from '../../src/stream/channel.js'
+import { createTaskFeed, type TaskFeedOptions } from '../../src/stream/feed.js'
 import { toTaskResource } from '../../src/tasks/resource.js'
 import { transitionAll } from '../../src/tasks/transitions.js'
 import { buildTestApp } from '../helpers/app.js'
