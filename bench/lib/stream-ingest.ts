@@ -153,25 +153,19 @@ export async function benchIngestWithStream(
     })
   }
   const total = (pick: (pair: StreamIngestResult['pairs'][number]) => number) =>
-    Math.max(
-      1,
-      pairs.reduce((sum, pair) => sum + pick(pair), 0),
-    )
+    pairs.reduce((sum, pair) => sum + pick(pair), 0)
+  const share = (part: number, whole: number) => part / Math.max(1, whole)
   return {
     pairs,
     ofWithout: median(pairs.map((p) => p.ratio)),
-    deliveredInRunShare:
-      total((p) => p.deliveredInRun) /
-      Math.max(
-        1,
-        total((p) => p.appliedAtEnd),
-      ),
-    deliveredShare:
-      total((p) => p.delivered) /
-      Math.max(
-        1,
-        total((p) => p.applied),
-      ),
+    deliveredInRunShare: share(
+      total((p) => p.deliveredInRun),
+      total((p) => p.appliedAtEnd),
+    ),
+    deliveredShare: share(
+      total((p) => p.delivered),
+      total((p) => p.applied),
+    ),
     settleMs,
   }
 }
